@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+
+from yigongti.accounts.rules import ROLE_LABELS
+from yigongti.network.models import Division
+from yigongti.synth.load import PERSONAS
+
+
+class Command(BaseCommand):
+    help = "Build the demo county on first run, then print the demo logins."
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if settings.PRODUCTION:
+            raise CommandError("the demo county is not for production (YGT_PRODUCTION is set)")
+        if not Division.objects.exists():
+            self.stdout.write("building the demo county (about 20 000 residents)…")
+            call_command("synth", size="demo", stdout=self.stdout)
+        labels = {"outsider_doctor": "乡村医生（另一乡镇）"}
+        self.stdout.write("")
+        self.stdout.write("Yigongti 医共体 demo — http://127.0.0.1:8000")
+        self.stdout.write(f"password for every login: {settings.DEMO_PASSWORD}")
+        for username in PERSONAS:
+            label = labels.get(username) or ROLE_LABELS.get(username, username)
+            self.stdout.write(f"  {username:<16} {label}")
