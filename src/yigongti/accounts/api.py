@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import authenticate
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from yigongti.core import audit
 from yigongti.core.actor import Actor
@@ -34,7 +34,7 @@ class TokenOut(Schema):
     response={200: TokenOut, 401: ErrorOut},
     summary="Exchange username and password for a bearer token",
 )
-def token(request: HttpRequest, payload: TokenIn) -> TokenOut | tuple[int, dict[str, object]]:
+def token(request: HttpRequest, payload: TokenIn) -> TokenOut | Status[dict[str, object]]:
     user = authenticate(request, username=payload.username, password=payload.password)
     ip = client_ip(request)
     if user is None:
@@ -43,7 +43,7 @@ def token(request: HttpRequest, payload: TokenIn) -> TokenOut | tuple[int, dict[
             anon, audit.Action.LOGIN_FAILED, "user", payload.username[:64], detail={"via": "api"}
         )
         err = FieldError("password", "用户名或密码错误", "Wrong username or password", "auth")
-        return 401, {"detail": [err.as_api()]}
+        return Status(401, {"detail": [err.as_api()]})
     actor = actor_for(user, ip=ip)
     if actor is None:
         raise DomainError.single(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from ninja import Router, Schema, Status
 
 from yigongti.core.api import ErrorOut, actor_of
 from yigongti.core.errors import DomainError, Forbidden
@@ -165,7 +165,7 @@ def _ref(
 
 
 @router.post("/facilities", response={201: FacilityOut, **ERRORS}, summary="Add a facility")
-def create_facility(request: HttpRequest, payload: FacilityIn) -> tuple[int, FacilityOut]:
+def create_facility(request: HttpRequest, payload: FacilityIn) -> Status[FacilityOut]:
     f = Facility(
         code=payload.code.strip(),
         name=payload.name.strip(),
@@ -180,7 +180,7 @@ def create_facility(request: HttpRequest, payload: FacilityIn) -> tuple[int, Fac
     if f.division_id is None:
         raise DomainError.single("division_code", "请填写所在区划", "division_code is required")
     actions.do_save_facility(actor_of(request), f, payload.dict())
-    return 201, facility_out(f)
+    return Status(201, facility_out(f))
 
 
 @router.patch("/facilities/{code}", response={200: FacilityOut, **ERRORS})
@@ -219,11 +219,11 @@ def departments(request: HttpRequest, code: str) -> list[DepartmentOut]:
 @router.post("/facilities/{code}/departments", response={201: DepartmentOut, **ERRORS})
 def create_department(
     request: HttpRequest, code: str, payload: DepartmentIn
-) -> tuple[int, DepartmentOut]:
+) -> Status[DepartmentOut]:
     f = get_object_or_404(Facility, code=code)
     d = Department(facility=f, code=payload.code.strip(), name=payload.name.strip())
     actions.do_save_department(actor_of(request), d, payload.dict())
-    return 201, DepartmentOut(id=d.pk, code=d.code, name=d.name)
+    return Status(201, DepartmentOut(id=d.pk, code=d.code, name=d.name))
 
 
 class StaffOut(Schema):
@@ -269,7 +269,7 @@ def staff(request: HttpRequest, code: str) -> list[StaffOut]:
 
 
 @router.post("/facilities/{code}/staff", response={201: StaffOut, **ERRORS})
-def create_staff(request: HttpRequest, code: str, payload: StaffIn) -> tuple[int, StaffOut]:
+def create_staff(request: HttpRequest, code: str, payload: StaffIn) -> Status[StaffOut]:
     f = get_object_or_404(Facility, code=code)
     dept = None
     if payload.department:
@@ -278,7 +278,7 @@ def create_staff(request: HttpRequest, code: str, payload: StaffIn) -> tuple[int
             raise DomainError.single("department", "该机构没有此科室", "No such department here")
     s = Staff(facility=f, department=dept, **payload.dict(exclude={"department"}))
     actions.do_save_staff(actor_of(request), s, payload.dict())
-    return 201, staff_out(s)
+    return Status(201, staff_out(s))
 
 
 class GroupingOut(Schema):

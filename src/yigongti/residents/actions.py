@@ -107,7 +107,9 @@ def validate_resident_input(data: ResidentInput) -> tuple[dict[str, Any], list[F
             else:
                 clean["doc_number"] = parsed.number
                 for exc in rules.check_id_agrees(
-                    parsed, birth_date=data.birth_date, sex=data.sex or None
+                    parsed,
+                    birth_date=data.birth_date,
+                    sex=data.sex if data.sex in Sex.values else None,
                 ):
                     fail(exc)
         elif data.doc_type == DocType.NONE:

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
-from ninja import Field, Router, Schema
+from ninja import Field, Router, Schema, Status
 
 from yigongti.core.api import ErrorOut, actor_of
 from yigongti.core.dates import age_on
@@ -180,15 +180,18 @@ def search(request: HttpRequest, q: str = "", limit: int = 20) -> SearchOut:
 
 
 @router.post("/residents", response={201: ResidentOut, **ERRORS}, summary="Register a resident")
-def register(request: HttpRequest, payload: ResidentIn) -> tuple[int, ResidentOut]:
+def register(request: HttpRequest, payload: ResidentIn) -> Status[ResidentOut]:
     data = actions.ResidentInput(**payload.dict(exclude={"confirm_new_person"}))
     r = actions.do_register_resident(
         actor_of(request), data, confirm_new_person=payload.confirm_new_person
     )
-    return 201, detail(
-        Resident.objects.select_related("village", "township", "household", "registered_at").get(
-            pk=r.pk
-        )
+    return Status(
+        201,
+        detail(
+            Resident.objects.select_related(
+                "village", "township", "household", "registered_at"
+            ).get(pk=r.pk)
+        ),
     )
 
 
@@ -248,13 +251,28 @@ class CardIn(Schema):
     response={201: CardOut, **ERRORS},
     summary="Attach an externally issued health card",
 )
-def attach_card(request: HttpRequest, mpi_id: str, payload: CardIn) -> tuple[int, CardOut]:
+def attach_card(request: HttpRequest, mpi_id: str, payload: CardIn) -> Status[CardOut]:
     actor = actor_of(request)
     r = queries.get_resident_for(actor, mpi_id, purpose="attach_card")
     card = actions.do_attach_external_card(
         actor, r, payload.card_id, kind=payload.kind, issuing_org=payload.issuing_org
     )
-    return 201, card_out(card)
+    return Status(201, card_out(card))
+
+
+class ScanIn(Schema):
+    qr_text: str
+
+
+@router.post(
+    "/cards/resolve",
+    response={200: ResidentRow, **ERRORS},
+    summary="Resolve a scanned health-card QR text",
+)
+def resolve(request: HttpRequest, payload: ScanIn) -> ResidentRow:
+    """Static `CARD_ID:1` or dynamic `CARD_ID:2:VALID_UNTIL:SIG`; says clearly why not:
+    malformed, tampered, expired, suspended, unknown."""
+    return row(queries.resolve_qr_for(actor_of(request), payload.qr_text))
 
 
 class CardStatusIn(Schema):
@@ -277,21 +295,6 @@ def set_card_status(request: HttpRequest, card_id: str, payload: CardStatusIn) -
     if card is None or not queries.in_scope(actor, queries.survivor_of(card.resident)):
         raise NotFound("电子健康卡")
     return card_out(actions.do_set_card_status(actor, card, payload.status, payload.reason))
-
-
-class ScanIn(Schema):
-    qr_text: str
-
-
-@router.post(
-    "/cards/resolve",
-    response={200: ResidentRow, **ERRORS},
-    summary="Resolve a scanned health-card QR text",
-)
-def resolve(request: HttpRequest, payload: ScanIn) -> ResidentRow:
-    """Static `CARD_ID:1` or dynamic `CARD_ID:2:VALID_UNTIL:SIG`; says clearly why not:
-    malformed, tampered, expired, suspended, unknown."""
-    return row(queries.resolve_qr_for(actor_of(request), payload.qr_text))
 
 
 class CandidateOut(Schema):
@@ -342,15 +345,15 @@ def merge_out(m: MergeRecord) -> MergeOut:
 
 
 @router.post("/merges", response={201: MergeOut, **ERRORS}, summary="Merge two records")
-def merge(request: HttpRequest, payload: MergeIn) -> tuple[int, MergeOut]:
+def merge(request: HttpRequest, payload: MergeIn) -> Status[MergeOut]:
     actor = actor_of(request)
     survivor = queries.get_resident_for(actor, payload.survivor, purpose="merge")
     merged = queries.get_resident_for(actor, payload.merged, purpose="merge")
     if payload.survivor.strip() != payload.merged.strip() and survivor.pk == merged.pk:
         # the "merged" number already resolves to the survivor
         merged = Resident.objects.get(mpi_id=payload.merged.strip())
-    return 201, merge_out(
-        actions.do_merge_residents(actor, survivor, merged, reason=payload.reason)
+    return Status(
+        201, merge_out(actions.do_merge_residents(actor, survivor, merged, reason=payload.reason))
     )
 
 

@@ -1,0 +1,61 @@
+# Yigongti 医共体 — two commands: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PY     := $(BIN)/python
+STAMP  := $(VENV)/.installed
+HOST   ?= 127.0.0.1:8000
+
+.PHONY: run test lint typecheck checks pytest test-postgres bench bench-big demo-reset clean help
+
+help:
+	@echo "make run            set up, build the demo county (SQLite) and serve http://$(HOST)"
+	@echo "make test           lint, type check, Django checks and the whole test suite"
+	@echo "make test-postgres  the suite against PostgreSQL (YGT_TEST_PG_URL, default local)"
+	@echo "make bench          benchmarks (see docs/benchmarks.md)"
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
+	@touch $(STAMP)
+
+run: $(STAMP)
+	$(PY) manage.py migrate --noinput -v0
+	$(PY) manage.py demo
+	$(PY) manage.py runserver $(HOST)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+typecheck: $(STAMP)
+	$(BIN)/mypy src bench
+
+checks: $(STAMP)
+	$(PY) manage.py check --fail-level WARNING
+	$(PY) manage.py makemigrations --check --dry-run
+
+pytest: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test: lint typecheck checks pytest
+
+YGT_TEST_PG_URL ?= postgres://postgres:postgres@127.0.0.1:5432/yigongti
+test-postgres: $(STAMP)
+	YGT_DATABASE_URL=$(YGT_TEST_PG_URL) $(PY) manage.py check --database default
+	YGT_DATABASE_URL=$(YGT_TEST_PG_URL) $(PY) -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(PY) bench/run.py --quick
+
+bench-big: $(STAMP)
+	$(PY) bench/run.py
+
+demo-reset:
+	rm -f var/yigongti.sqlite3 var/yigongti.sqlite3-wal var/yigongti.sqlite3-shm
+
+clean: demo-reset
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
