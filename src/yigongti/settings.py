@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from typing import Any
+
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
@@ -133,7 +135,7 @@ SESSION_COOKIE_SECURE = PRODUCTION
 CSRF_COOKIE_SECURE = PRODUCTION
 
 # Platform settings (configurable per county, DOMAIN.md).
-YGT = {
+YGT: dict[str, Any] = {
     # How long a dynamic health-card QR text stays valid.
     "DYNAMIC_QR_SECONDS": int(os.environ.get("YGT_DYNAMIC_QR_SECONDS", "300")),
     # API bearer tokens expire after this many hours.

@@ -23,7 +23,7 @@ def issue_token(user: AbstractBaseUser) -> tuple[str, ApiToken]:
         user_id=user.pk,
         key_hash=_digest(raw),
         prefix=raw[4:12],
-        expires_at=timezone.now() + timedelta(hours=settings.YGT["TOKEN_HOURS"]),
+        expires_at=timezone.now() + timedelta(hours=int(settings.YGT["TOKEN_HOURS"])),
     )
     return raw, token
 

@@ -100,7 +100,7 @@ def do_save_department(actor: Actor, department: Department, changed: dict[str, 
 
 def do_save_staff(actor: Actor, staff: Staff, changed: dict[str, Any]) -> Staff:
     _check_manage(actor, staff.facility)
-    if staff.department_id and staff.department.facility_id != staff.facility_id:
+    if staff.department is not None and staff.department.facility_id != staff.facility_id:
         raise DomainError.single(
             "department", "科室不属于该执业机构", "The department belongs to another facility"
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from django.http import HttpRequest
 from django.shortcuts import get_object_or_404
 from ninja import Router, Schema, Status
@@ -63,10 +65,10 @@ def groups(request: HttpRequest) -> list[GroupOut]:
             name=g.name,
             county=g.county.name,
             lead=g.lead.code if g.lead else None,
-            n_facilities=g.n_facilities,  # type: ignore[attr-defined]
-            n_townships=g.n_townships,
-            n_villages=g.n_villages,
-        )  # type: ignore[attr-defined]
+            n_facilities=getattr(g, "n_facilities", 0),
+            n_townships=getattr(g, "n_townships", 0),
+            n_villages=getattr(g, "n_villages", 0),
+        )
         for g in queries.groups_with_counts()
     ]
 
@@ -153,12 +155,13 @@ def facility(request: HttpRequest, code: str) -> FacilityOut:
     )
 
 
-def _ref(
-    model: type[MedicalGroup] | type[Facility] | type[Division], field: str, code: str | None
-) -> object:
+M = TypeVar("M", MedicalGroup, Facility, Division)
+
+
+def _ref(model: type[M], field: str, code: str | None) -> M | None:
     if not code:
         return None
-    obj = model.objects.filter(code=code).first()
+    obj = model._default_manager.filter(code=code).first()
     if obj is None:
         raise DomainError.single(field, f"编码 {code} 不存在", f"No {field} with code {code}")
     return obj
@@ -170,9 +173,9 @@ def create_facility(request: HttpRequest, payload: FacilityIn) -> Status[Facilit
         code=payload.code.strip(),
         name=payload.name.strip(),
         kind=payload.kind,
-        group=_ref(MedicalGroup, "group", payload.group),  # type: ignore[misc]
-        division=_ref(Division, "division_code", payload.division_code),  # type: ignore[misc]
-        supervisor=_ref(Facility, "supervisor", payload.supervisor),  # type: ignore[misc]
+        group=_ref(MedicalGroup, "group", payload.group),
+        division=_ref(Division, "division_code", payload.division_code),
+        supervisor=_ref(Facility, "supervisor", payload.supervisor),
         address=payload.address,
         phone=payload.phone,
         active=payload.active,
@@ -189,9 +192,9 @@ def update_facility(request: HttpRequest, code: str, payload: FacilityPatch) -> 
     changes = payload.dict(exclude_unset=True)
     for k, v in changes.items():
         if k == "group":
-            f.group = _ref(MedicalGroup, "group", v)  # type: ignore[assignment]
+            f.group = _ref(MedicalGroup, "group", v)
         elif k == "supervisor":
-            f.supervisor = _ref(Facility, "supervisor", v)  # type: ignore[assignment]
+            f.supervisor = _ref(Facility, "supervisor", v)
         else:
             setattr(f, k, v)
     actions.do_save_facility(actor_of(request), f, changes)

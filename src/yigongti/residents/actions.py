@@ -106,12 +106,12 @@ def validate_resident_input(data: ResidentInput) -> tuple[dict[str, Any], list[F
                 fail(exc)
             else:
                 clean["doc_number"] = parsed.number
-                for exc in rules.check_id_agrees(
+                for disagreement in rules.check_id_agrees(
                     parsed,
                     birth_date=data.birth_date,
                     sex=data.sex if data.sex in Sex.values else None,
                 ):
-                    fail(exc)
+                    fail(disagreement)
         elif data.doc_type == DocType.NONE:
             if number:
                 errors.append(
@@ -160,13 +160,21 @@ def validate_resident_input(data: ResidentInput) -> tuple[dict[str, Any], list[F
     return clean, errors
 
 
+def township_of(village: Division) -> int:
+    if village.parent_id is None:  # the network page refuses such villages; data loads too
+        raise DomainError.single(
+            "village_code", "该村未挂靠乡镇", "The village has no township", "no_township"
+        )
+    return village.parent_id
+
+
 def _pointer(existing: Resident) -> dict[str, object]:
     """What a refused duplicate registration points at (no personal data beyond the name)."""
     return {
         "mpi_id": existing.mpi_id,
         "name": existing.name,
         "village": existing.village.name if existing.village_id else "",
-        "registered_at": existing.registered_at.name if existing.registered_at_id else "",
+        "registered_at": existing.registered_at.name if existing.registered_at else "",
     }
 
 
@@ -221,7 +229,7 @@ def do_register_resident(
     if errors:
         raise DomainError(errors)
     village: Division = clean["village"]
-    probe = Resident(village=village, township_id=village.parent_id)
+    probe = Resident(village=village, township_id=township_of(village))
     if not in_scope(actor, probe):
         raise DomainError.single(
             "village_code",
@@ -282,7 +290,7 @@ def do_register_resident(
                 phone_rev=clean["phone"][::-1],
                 address=clean["address"],
                 village=village,
-                township_id=village.parent_id,
+                township_id=township_of(village),
                 household=household,
                 registered_at_id=actor.facility_id,
                 created_by_id=actor.user_id,
@@ -362,7 +370,7 @@ def do_update_resident(actor: Actor, resident: Resident, changes: dict[str, Any]
     if errors:
         raise DomainError(errors)
     village: Division = clean["village"]
-    if not in_scope(actor, Resident(village=village, township_id=village.parent_id)):
+    if not in_scope(actor, Resident(village=village, township_id=township_of(village))):
         raise DomainError.single(
             "village_code",
             "不能将居民迁出到您无权管理的村",
@@ -379,7 +387,7 @@ def do_update_resident(actor: Actor, resident: Resident, changes: dict[str, Any]
             changed.append(f)
     if resident.village_id != village.pk:
         resident.village = village
-        resident.township_id = village.parent_id
+        resident.township_id = township_of(village)
         changed.append("village")
     resident.name_pinyin, resident.name_initials = rules.name_search_keys(resident.name)
     resident.doc_rev = resident.doc_number[::-1]

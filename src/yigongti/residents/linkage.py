@@ -142,7 +142,7 @@ def _store(pairs: list[tuple[LinkRecord, LinkRecord, int, list[str]]]) -> int:
 def find_duplicates(*, threshold: int | None = None) -> int:
     """Batch pass over the whole index. Returns the number of pairs offered (already known
     pairs, merged or dismissed, are left as they are)."""
-    threshold = threshold if threshold is not None else settings.YGT["DUPLICATE_THRESHOLD"]
+    limit = int(settings.YGT["DUPLICATE_THRESHOLD"]) if threshold is None else threshold
     active = Resident.objects.filter(status=ResidentStatus.ACTIVE)
     shared = (
         active.values("birth_date", "sex")
@@ -159,7 +159,7 @@ def find_duplicates(*, threshold: int | None = None) -> int:
     found = 0
     batch: list[tuple[LinkRecord, LinkRecord, int, list[str]]] = []
     for block in _blocks(rows):
-        batch.extend(scored_pairs(block, threshold))
+        batch.extend(scored_pairs(block, limit))
         if len(batch) >= 1000:
             found += _store(batch)
             batch = []
@@ -168,7 +168,7 @@ def find_duplicates(*, threshold: int | None = None) -> int:
 
 def candidates_for(resident: Resident, *, threshold: int | None = None) -> int:
     """The online check run when a resident is registered."""
-    threshold = threshold if threshold is not None else settings.YGT["DUPLICATE_THRESHOLD"]
+    limit = int(settings.YGT["DUPLICATE_THRESHOLD"]) if threshold is None else threshold
     me = _as_link(resident)
     peers = (
         Resident.objects.filter(
@@ -181,7 +181,7 @@ def candidates_for(resident: Resident, *, threshold: int | None = None) -> int:
     for row in peers:
         other = LinkRecord(*row)
         score, reasons = pair_score(me, other)
-        if score >= threshold:
+        if score >= limit:
             a, b = (me, other) if me.pk < other.pk else (other, me)
             pairs.append((a, b, score, reasons))
     return _store(pairs)

@@ -220,7 +220,7 @@ def search_residents(actor: Actor, query: str, *, limit: int = SEARCH_LIMIT) -> 
         .annotate(rank=rank)
         .order_by("-rank", "name", "birth_date", "pk")
     )
-    rows = list(qs[: limit + 1])
+    rows: list[Resident] = list(qs[: limit + 1])
     audit.record(
         actor,
         audit.Action.SEARCH,

@@ -8,7 +8,7 @@ exactly as a registration through the UI would."""
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from functools import lru_cache
 
@@ -127,7 +127,7 @@ def _chunks(it: Iterator[ResidentSpec], size: int) -> Iterator[list[ResidentSpec
 def load_residents(
     plan: CountyPlan, *, seed: int, n: int, today: date, progress: Progress | None = None
 ) -> int:
-    villages = {d.code: (d.pk, d.parent_id) for d in Division.objects.filter(level="village")}
+    villages = {d.code: (d.pk, d.parent_id or 0) for d in Division.objects.filter(level="village")}
     clinics = dict(
         Facility.objects.filter(kind="village_clinic").values_list("division__code", "pk")
     )
@@ -235,7 +235,7 @@ def load_residents(
     return done
 
 
-def _copy(table: str, columns: list[str], rows: list[tuple[object, ...]]) -> None:
+def _copy(table: str, columns: list[str], rows: Sequence[tuple[object, ...]]) -> None:
     buf = io.StringIO()
     for row in rows:
         buf.write("\t".join("\\N" if v is None else str(v) for v in row))
@@ -246,7 +246,7 @@ def _copy(table: str, columns: list[str], rows: list[tuple[object, ...]]) -> Non
             copy.write(buf.getvalue())
 
 
-def _copy_residents(rows: list[tuple[object, ...]]) -> None:
+def _copy_residents(rows: Sequence[tuple[object, ...]]) -> None:
     _copy(
         Resident._meta.db_table,
         [

@@ -40,7 +40,9 @@ def test_catchment_is_the_groups_townships(county):
 
 def _new_village_clinic_body(group_code: str) -> dict[str, object]:
     centre = Facility.objects.filter(group__code=group_code, kind="township_centre").first()
+    assert centre is not None
     village = Division.objects.filter(parent_id=centre.division_id, level="village").first()
+    assert village is not None
     return {
         "code": "VTEST01",
         "name": f"{village.name}第二卫生室",
