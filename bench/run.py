@@ -206,10 +206,22 @@ def main() -> None:
         Path(f"{sqlite_file}{suffix}").unlink(missing_ok=True)
     lines += run_child(f"sqlite:///{sqlite_file}", "SQLite", "demo", 20_000)
     if not args.no_write:
-        section = report(lines, f"Resident search and load ({'quick' if args.quick else 'full'})")
-        target = ROOT / "docs" / "benchmarks-latest.md"
-        target.write_text(section, encoding="utf-8")
-        print(f"\nwrote {target.relative_to(ROOT)}; copy the figures into docs/benchmarks.md")
+        kind = "quick" if args.quick else "full"
+        section = report(lines, f"Resident search and load ({kind}: {pg_n:,} residents)")
+        write_section(ROOT / "docs" / "benchmarks.md", f"search-{kind}", section)
+
+
+def write_section(path: Path, marker: str, body: str) -> None:
+    """Replace the text between <!-- marker:begin --> and <!-- marker:end --> in path."""
+    begin, end = f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    block = f"{begin}\n{body}{end}"
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    path.write_text(text, encoding="utf-8")
+    print(f"\nupdated {path.relative_to(ROOT)} ({marker})")
 
 
 if __name__ == "__main__":

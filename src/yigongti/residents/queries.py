@@ -148,6 +148,7 @@ def merges_of(resident: Resident) -> QuerySet[MergeRecord]:
 
 DIGITS = re.compile(r"^[0-9]{4,17}[0-9X]?$")
 LATIN = re.compile(r"^[a-z]{2,40}$")
+OTHER_DOC = re.compile(r"^[A-Za-z]{1,3}[0-9]{5,}[0-9A-Za-z]*$")
 SEARCH_LIMIT = 20
 
 
@@ -174,6 +175,9 @@ def _conditions(q: str) -> tuple[str, list[tuple[Q, int]]]:
             (Q(phone_rev__startswith=compact[::-1]), 55),
         ]
         return "digits", conds
+    if OTHER_DOC.match(compact):
+        # passports, birth certificates, permits: letters and digits, stored upper-case
+        return "id", [(Q(doc_number=compact.upper()), 100)]
     lowered = q.replace(" ", "").lower()
     if LATIN.match(lowered):
         return "pinyin", [

@@ -96,3 +96,17 @@ def test_every_result_is_in_scope(actor):
     result = search_residents(village_doctor, "wang", limit=100)
     assert result.residents, "the tiny county has people named Wang"
     assert {r.pk for r in result.residents} <= visible
+
+
+def test_other_documents_are_found_by_number(api_as, actor):
+    village = home_village(actor("village_doctor"))
+    body = payload(
+        village,
+        name="王小满",
+        doc_type="birth_certificate",
+        doc_number="Q419900001",
+        birth=__import__("datetime").date(2026, 2, 1),
+    )
+    c = api_as("village_doctor")
+    created = c.post("/api/v1/residents", body, content_type="application/json").json()
+    assert mpi_ids(c.get("/api/v1/residents", {"q": "q419900001"})) == [created["mpi_id"]]
