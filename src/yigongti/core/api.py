@@ -13,6 +13,9 @@ from .actor import Actor
 from .errors import DomainError, FieldError
 
 
+SAFE = ("GET", "HEAD", "OPTIONS")
+
+
 class ActorAuth(HttpAuthBase):
     """Bearer token (`POST /api/v1/auth/token`) or the browser session. Session writes must
     carry the CSRF token like any form. `request.auth` is the Actor."""
@@ -26,13 +29,9 @@ class ActorAuth(HttpAuthBase):
     def __call__(self, request: HttpRequest) -> Actor | None:
         if not request.user.is_authenticated:
             return None
-        if not getattr(request, "bearer_auth", False) and request.method not in (
-            "GET",
-            "HEAD",
-            "OPTIONS",
-        ):
-            if _csrf_refused(request):
-                return None
+        cookie_write = not getattr(request, "bearer_auth", False) and request.method not in SAFE
+        if cookie_write and _csrf_refused(request):
+            return None
         actor: Actor | None = self.resolve(request)
         return actor
 
