@@ -12,7 +12,6 @@ from ninja.security.http import HttpAuthBase
 from .actor import Actor
 from .errors import DomainError, FieldError
 
-
 SAFE = ("GET", "HEAD", "OPTIONS")
 
 
