@@ -8,6 +8,7 @@ from django.test import Client
 from yigongti.conftest import TEST_PASSWORD
 from yigongti.core.models import AuditEntry
 from yigongti.residents.queries import residents_visible_to
+from yigongti.synth.load import PERSONAS
 
 pytestmark = pytest.mark.django_db
 
@@ -44,16 +45,7 @@ def test_session_write_needs_csrf(personas):
 
 
 def test_password_login_works_for_every_persona(county):
-    for name in (
-        "sysadmin",
-        "commission",
-        "group_admin",
-        "county_doctor",
-        "township_doctor",
-        "village_doctor",
-        "outsider_doctor",
-        "pharmacist",
-    ):
+    for name in PERSONAS:
         r = Client().post(
             "/api/v1/auth/token",
             {"username": name, "password": TEST_PASSWORD},
