@@ -144,6 +144,16 @@ def merges_of(resident: Resident) -> QuerySet[MergeRecord]:
     )
 
 
+def merges_visible_to(actor: Actor) -> QuerySet[MergeRecord]:
+    """Merges whose two records the actor may see (newest first)."""
+    if not (actor.is_system or actor.can("merge_residents")):
+        raise Forbidden("无权查看档案合并", "Not allowed to review merges")
+    visible = residents_visible_to(actor, include_merged=True)
+    return MergeRecord.objects.filter(survivor__in=visible, merged__in=visible).select_related(
+        "survivor", "merged", "merged_by", "undone_by"
+    )
+
+
 # --- the one search box ------------------------------------------------------------------
 
 DIGITS = re.compile(r"^[0-9]{4,17}[0-9X]?$")

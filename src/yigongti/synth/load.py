@@ -25,7 +25,15 @@ from yigongti.residents.actions import new_mpi_ids
 from yigongti.residents.models import CardIssuer, CardKind, DocType, HealthCard, Household, Resident
 from yigongti.residents.queries import card_secret
 
-from .plan import DEFAULT_SEED, SIZES, CountyPlan, ResidentSpec, build_plan, iter_residents
+from .plan import (
+    DEFAULT_SEED,
+    SIZES,
+    CountyPlan,
+    ResidentSpec,
+    build_plan,
+    duplicate_twin,
+    iter_residents,
+)
 
 Progress = Callable[[int], None]
 BATCH = 10_000
@@ -131,11 +139,14 @@ def load_residents(
     clinics = dict(
         Facility.objects.filter(kind="village_clinic").values_list("division__code", "pk")
     )
+    centres = dict(Facility.objects.filter(kind="township_centre").values_list("division_id", "pk"))
     secret = card_secret()
     postgres = connection.vendor == "postgresql"
     now = timezone.now()
     done = 0
-    for chunk in _chunks(iter_residents(plan, seed, n, today=today), BATCH):
+    for originals in _chunks(iter_residents(plan, seed, n, today=today), BATCH):
+        # a few people were registered a second time at their township centre
+        chunk = originals + [t for s in originals if (t := duplicate_twin(s, seed))]
         mpi_ids = new_mpi_ids(plan.county.code, len(chunk))
         with transaction.atomic():
             hh_keys = {s.household_key: s for s in chunk}
@@ -175,7 +186,9 @@ def load_residents(
                         township_id,
                         households[spec.household_key],
                         "active",
-                        clinics.get(spec.village_code),
+                        clinics.get(spec.village_code)
+                        if spec.index >= 0
+                        else centres.get(township_id),
                         now,
                         now,
                     )
@@ -229,9 +242,9 @@ def load_residents(
                     ],
                     batch_size=2000,
                 )
-        done += len(chunk)
+        done += len(originals)
         if progress:
-            progress(len(chunk))
+            progress(len(originals))
     return done
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from bisect import bisect_right
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from itertools import accumulate
 
@@ -793,3 +793,35 @@ def iter_residents(plan: CountyPlan, seed: int, n: int, *, today: date) -> Itera
                     address,
                 )
                 index += 1
+
+
+# --------------------------------------------------------------------------------------------
+# Second registrations (the duplicates a real master index collects)
+# --------------------------------------------------------------------------------------------
+
+#: Characters commonly typed for one another in given names (same reading, another hanzi).
+_HOMOPHONES = dict(zip("伟华明英军芳丽强平红玲兰秀", "玮桦铭瑛君方莉墙萍宏龄岚绣", strict=True))
+TWIN_EVERY = 400  # about 0.25% of residents were registered a second time
+
+
+def duplicate_twin(spec: ResidentSpec, seed: int) -> ResidentSpec | None:
+    """For about one resident in TWIN_EVERY, the record a second facility made of the same
+    person: the given name sometimes typed with a homophone, no document, a new or no phone.
+    Deterministic in (spec.index, seed)."""
+    if spec.index % TWIN_EVERY != TWIN_EVERY // 2 or not spec.doc_number:
+        return None
+    rng = random.Random(f"{seed}:twin:{spec.index}")
+    name = spec.name
+    last = name[-1]
+    if last in _HOMOPHONES and rng.random() < 0.7:
+        name = name[:-1] + _HOMOPHONES[last]
+    phone = "" if rng.random() < 0.3 else f"1{rng.choice('3589')}{rng.randrange(10**9):09d}"
+    return replace(
+        spec,
+        index=-spec.index,
+        name=name,
+        doc_type="none",
+        doc_number="",
+        phone=phone,
+        household_key=spec.household_key,
+    )

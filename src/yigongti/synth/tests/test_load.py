@@ -53,3 +53,17 @@ def test_personas_sit_where_designed(county):
     assert village.supervisor.code == where["township_doctor"]
     assert village.division.parent_id != outsider.division.parent_id
     assert village.group_id != outsider.group_id
+
+
+def test_second_registrations_are_found_as_duplicates(county):
+    from yigongti.residents.linkage import find_duplicates
+    from yigongti.residents.models import DuplicateCandidate
+
+    twins = Resident.objects.filter(registered_at__kind="township_centre", doc_type="none")
+    assert twins.exists()
+    find_duplicates()
+    for twin in twins:
+        pair = DuplicateCandidate.objects.filter(first__lt=twin.pk, second=twin.pk) | (
+            DuplicateCandidate.objects.filter(first=twin.pk)
+        )
+        assert pair.exists(), twin

@@ -20,6 +20,7 @@ class Command(BaseCommand):
         if not Division.objects.exists():
             self.stdout.write("building the demo county (about 20 000 residents)…")
             call_command("synth", size="demo", stdout=self.stdout)
+            call_command("find_duplicates", stdout=self.stdout)
         labels = {"outsider_doctor": "乡村医生（另一乡镇）"}
         self.stdout.write("")
         self.stdout.write("Yigongti 医共体 demo — http://127.0.0.1:8000")
