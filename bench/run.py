@@ -217,7 +217,7 @@ def write_section(path: Path, marker: str, body: str) -> None:
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     block = f"{begin}\n{body}{end}"
     if begin in text and end in text:
-        text = text[: text.index(begin)] + block + text[text.index(end) + len(end):]
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
     else:
         text = text.rstrip() + "\n\n" + block + "\n"
     path.write_text(text, encoding="utf-8")

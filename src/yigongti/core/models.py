@@ -77,6 +77,7 @@ class IdempotencyRecord(models.Model):
     path = models.CharField(max_length=512)
     status = models.PositiveSmallIntegerField(null=True)
     content_type = models.CharField(max_length=128, blank=True)
+    location = models.CharField(max_length=512, blank=True)
     body = models.BinaryField(default=b"")
     created_at = models.DateTimeField(auto_now_add=True)
 
