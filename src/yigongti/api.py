@@ -6,6 +6,7 @@ from django.http import HttpRequest, HttpResponse
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError
 from ninja.errors import ValidationError as NinjaValidationError
+from ninja.renderers import JSONRenderer
 
 from yigongti.accounts.actors import request_actor
 from yigongti.accounts.api import router as accounts_router
@@ -15,7 +16,15 @@ from yigongti.core.errors import DomainError, Forbidden, NotFound
 from yigongti.network.api import router as network_router
 from yigongti.residents.api import router as residents_router
 
+
+class Utf8JSONRenderer(JSONRenderer):
+    """Chinese stays readable in responses (no \\uXXXX escapes)."""
+
+    json_dumps_params = {"ensure_ascii": False}
+
+
 api = NinjaAPI(
+    renderer=Utf8JSONRenderer(),
     title="Yigongti 医共体 API",
     version="1.0.0",
     description="REST API of the county medical-community platform. Authenticate with "

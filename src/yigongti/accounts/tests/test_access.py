@@ -27,6 +27,7 @@ def test_wrong_password_is_refused_and_audited(county):
     )
     assert r.status_code == 401
     assert r.json()["detail"][0]["msg"] == "用户名或密码错误"
+    assert "用户名或密码错误".encode() in r.content  # readable UTF-8, not \\u escapes
     assert AuditEntry.objects.filter(action="login_failed", username="village_doctor").exists()
 
 
