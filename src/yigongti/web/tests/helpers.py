@@ -3,29 +3,12 @@
 from __future__ import annotations
 
 from datetime import date
-from itertools import count
 
 from yigongti.core.actor import Actor
 from yigongti.network.models import Division
 from yigongti.residents import actions
 from yigongti.residents.models import Resident
-from yigongti.residents.queries import residents_visible_to
-from yigongti.residents.rules import make_id_number
-
-# An address code the synthetic county never uses, so test numbers never clash with it.
-TEST_AREA = "419998"
-_seq = count(301, 2)
-
-
-def new_id(birth: date, *, male: bool = True) -> str:
-    n = next(_seq)
-    return make_id_number(TEST_AREA, birth, n if male else n + 1)
-
-
-def home_village(actor: Actor) -> Division:
-    r = residents_visible_to(actor).select_related("village").first()
-    assert r is not None
-    return r.village
+from yigongti.residents.tests.helpers import home_village, new_id
 
 
 def form_data(village: Division, **over: object) -> dict[str, object]:

@@ -7,19 +7,9 @@ import pytest
 from yigongti.core.models import AuditEntry
 from yigongti.network.models import Facility, MedicalGroup
 from yigongti.residents.queries import residents_visible_to
+from yigongti.synth.load import PERSONAS
 
 pytestmark = pytest.mark.django_db
-
-PERSONAS = (
-    "sysadmin",
-    "commission",
-    "group_admin",
-    "county_doctor",
-    "township_doctor",
-    "village_doctor",
-    "outsider_doctor",
-    "pharmacist",
-)
 
 
 def test_anonymous_visitor_is_sent_to_login(county):
