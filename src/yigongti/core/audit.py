@@ -30,6 +30,7 @@ class Action:
     DENIED = "denied"
     LOGIN = "login"
     LOGIN_FAILED = "login_failed"
+    LOGOUT = "logout"
     EXPORT = "export"
     RESOLVE = "resolve"
 

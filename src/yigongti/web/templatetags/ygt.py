@@ -26,6 +26,7 @@ ACTION_LABELS = {
     "denied": "拒绝访问",
     "login": "登录",
     "login_failed": "登录失败",
+    "logout": "退出登录",
     "export": "导出",
     "resolve": "扫码",
 }

@@ -46,6 +46,9 @@ def test_logout_is_a_post(client_as):
     r = c.post("/logout/")
     assert r.status_code == 302 and r["Location"] == "/login/"
     assert c.get("/").status_code == 302
+    from yigongti.core.models import AuditEntry
+
+    assert AuditEntry.objects.filter(action="logout", username="village_doctor").exists()
 
 
 def test_audit_page_filters_and_shows_shanghai_time(client_as):
