@@ -92,12 +92,8 @@ def child(db: str, size: str, residents: int) -> None:
     start = time.perf_counter()
     build_county(size=size, residents=residents, password=settings.DEMO_PASSWORD)
     load_s = time.perf_counter() - start
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cur:
-            cur.execute("ANALYZE")
-    else:
-        with connection.cursor() as cur:
-            cur.execute("ANALYZE")
+    with connection.cursor() as cur:
+        cur.execute("ANALYZE")
     print(f"LOAD\t{db}\t{residents}\t{load_s:.1f}", flush=True)
 
     from django.contrib.auth import get_user_model

@@ -21,9 +21,8 @@ from yigongti.accounts.models import Account
 from yigongti.accounts.rules import Role
 from yigongti.network.models import Department, Division, Facility, Grouping, MedicalGroup, Staff
 from yigongti.residents import rules
-from yigongti.residents.actions import new_mpi_ids
-from yigongti.residents.models import CardIssuer, CardKind, DocType, HealthCard, Household, Resident
-from yigongti.residents.queries import card_secret
+from yigongti.residents.actions import local_card_for, new_mpi_ids
+from yigongti.residents.models import CardIssuer, HealthCard, Household, Resident
 
 from .plan import (
     DEFAULT_SEED,
@@ -114,13 +113,6 @@ def _keys(name: str) -> tuple[str, str]:
     return rules.name_search_keys(name)
 
 
-def _card(spec: ResidentSpec, mpi_id: str, secret: bytes) -> tuple[str, str]:
-    if spec.doc_number:
-        kind = CardKind.FORMAL if spec.doc_type == DocType.ID_CARD else CardKind.TEMPORARY
-        return rules.derive_card_id(secret, spec.doc_type, spec.doc_number), kind
-    return rules.derive_local_card_id(secret, mpi_id), CardKind.TEMPORARY
-
-
 def _chunks(it: Iterator[ResidentSpec], size: int) -> Iterator[list[ResidentSpec]]:
     chunk: list[ResidentSpec] = []
     for item in it:
@@ -140,7 +132,6 @@ def load_residents(
         Facility.objects.filter(kind="village_clinic").values_list("division__code", "pk")
     )
     centres = dict(Facility.objects.filter(kind="township_centre").values_list("division_id", "pk"))
-    secret = card_secret()
     postgres = connection.vendor == "postgresql"
     now = timezone.now()
     done = 0
@@ -224,7 +215,7 @@ def load_residents(
             ids = dict(Resident.objects.filter(mpi_id__in=mpi_ids).values_list("mpi_id", "pk"))
             cards = []
             for spec, mpi_id in zip(chunk, mpi_ids, strict=True):
-                card_id, kind = _card(spec, mpi_id, secret)
+                card_id, kind = local_card_for(spec.doc_type, spec.doc_number, mpi_id)
                 cards.append((card_id, ids[mpi_id], kind))
             if postgres:
                 _copy_cards(cards, now)
