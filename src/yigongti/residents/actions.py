@@ -265,7 +265,6 @@ def do_register_resident(
                 ),
                 extra={"existing": _pointer(twin)},
             )
-    pinyin, initials = rules.name_search_keys(clean["name"])
     county_code = village.code[:6]
     try:
         with transaction.atomic():
@@ -276,18 +275,14 @@ def do_register_resident(
                     defaults={"village": village, "address": clean["address"]},
                 )
             mpi_id = new_mpi_ids(county_code, 1)[0]
-            resident = Resident.objects.create(
+            resident = Resident(
                 mpi_id=mpi_id,
                 name=clean["name"],
-                name_pinyin=pinyin,
-                name_initials=initials,
                 sex=clean["sex"],
                 birth_date=clean["birth_date"],
                 doc_type=clean["doc_type"],
                 doc_number=clean["doc_number"],
-                doc_rev=clean["doc_number"][::-1],
                 phone=clean["phone"],
-                phone_rev=clean["phone"][::-1],
                 address=clean["address"],
                 village=village,
                 township_id=township_of(village),
@@ -295,6 +290,8 @@ def do_register_resident(
                 registered_at_id=actor.facility_id,
                 created_by_id=actor.user_id,
             )
+            resident.refresh_search_keys()
+            resident.save()
             card_id, kind = local_card_for(resident.doc_type, resident.doc_number, mpi_id)
             HealthCard.objects.create(
                 card_id=card_id,
@@ -389,9 +386,7 @@ def do_update_resident(actor: Actor, resident: Resident, changes: dict[str, Any]
         resident.village = village
         resident.township_id = township_of(village)
         changed.append("village")
-    resident.name_pinyin, resident.name_initials = rules.name_search_keys(resident.name)
-    resident.doc_rev = resident.doc_number[::-1]
-    resident.phone_rev = resident.phone[::-1]
+    resident.refresh_search_keys()
     try:
         with transaction.atomic():
             if clean["household_key"] != (resident.household.key if resident.household else ""):
@@ -557,8 +552,7 @@ def do_merge_residents(
                 filled[f] = getattr(survivor, f)
                 setattr(survivor, f, getattr(merged, f))
         if filled:
-            survivor.doc_rev = survivor.doc_number[::-1]
-            survivor.phone_rev = survivor.phone[::-1]
+            survivor.refresh_search_keys()
             survivor.save()
         record = MergeRecord.objects.create(
             survivor=survivor,
@@ -607,8 +601,7 @@ def do_undo_merge(actor: Actor, record: MergeRecord) -> MergeRecord:
         for f, old in record.filled.items():
             if getattr(survivor, f) == getattr(merged, f):
                 setattr(survivor, f, old)
-        survivor.doc_rev = survivor.doc_number[::-1]
-        survivor.phone_rev = survivor.phone[::-1]
+        survivor.refresh_search_keys()
         survivor.save()
         merged.status = ResidentStatus.ACTIVE
         merged.merged_into = None

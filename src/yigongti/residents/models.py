@@ -138,6 +138,15 @@ class Resident(models.Model):
     def __str__(self) -> str:
         return f"{self.name}（{self.mpi_id}）"
 
+    def refresh_search_keys(self) -> None:
+        """Derive the search columns (pinyin, initials, reversed ID and phone for tail
+        search) from the fields they index. Call before saving changed identity data."""
+        from .rules import name_search_keys
+
+        self.name_pinyin, self.name_initials = name_search_keys(self.name)
+        self.doc_rev = self.doc_number[::-1]
+        self.phone_rev = self.phone[::-1]
+
     @property
     def is_merged(self) -> bool:
         return self.status == ResidentStatus.MERGED

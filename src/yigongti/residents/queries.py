@@ -27,14 +27,15 @@ from .models import (
 VIEW = "view_residents"
 
 
+#: Which Resident column a division-based scope is matched on.
+SCOPE_COLUMN = {ScopeKind.TOWNSHIPS: "township_id", ScopeKind.VILLAGES: "village_id"}
+
+
 def _scope_filter(scope: Scope) -> Q | None:
     if scope.kind == ScopeKind.ALL:
         return Q()
-    if scope.kind == ScopeKind.TOWNSHIPS:
-        return Q(township_id__in=scope.division_ids)
-    if scope.kind == ScopeKind.VILLAGES:
-        return Q(village_id__in=scope.division_ids)
-    return None
+    column = SCOPE_COLUMN.get(scope.kind)
+    return None if column is None else Q(**{f"{column}__in": scope.division_ids})
 
 
 def residents_visible_to(actor: Actor, *, include_merged: bool = False) -> QuerySet[Resident]:
@@ -57,11 +58,8 @@ def in_scope(actor: Actor, resident: Resident) -> bool:
     s = actor.scope
     if s.kind == ScopeKind.ALL:
         return True
-    if s.kind == ScopeKind.TOWNSHIPS:
-        return resident.township_id in s.division_ids
-    if s.kind == ScopeKind.VILLAGES:
-        return resident.village_id in s.division_ids
-    return False
+    column = SCOPE_COLUMN.get(s.kind)
+    return column is not None and getattr(resident, column) in s.division_ids
 
 
 def survivor_of(resident: Resident) -> Resident:
