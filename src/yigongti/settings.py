@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "yigongti.network",
     "yigongti.accounts",
     "yigongti.residents",
+    "yigongti.records",
     "yigongti.fhir",
     "yigongti.synth",
     "yigongti.web",

@@ -35,6 +35,8 @@ class Perm(StrEnum):
     VIEW_NETWORK = "view_network"
     MANAGE_NETWORK = "manage_network"
     VIEW_AUDIT = "view_audit"
+    RECORD_CLINICAL = "record_clinical"  # encounters, observations, exams, reports
+    IMPORT_RECORDS = "import_records"  # HIS files and messages, code tables
 
 
 _CLINICAL = {
@@ -43,6 +45,7 @@ _CLINICAL = {
     Perm.EDIT_RESIDENT,
     Perm.MANAGE_CARDS,
     Perm.VIEW_NETWORK,
+    Perm.RECORD_CLINICAL,
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -53,11 +56,13 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.VIEW_AUDIT,
             Perm.VIEW_RESIDENTS,
             Perm.MERGE_RESIDENTS,
+            Perm.IMPORT_RECORDS,
         }
     ),
     Role.COMMISSION: frozenset({Perm.VIEW_NETWORK, Perm.VIEW_AUDIT, Perm.VIEW_RESIDENTS}),
     Role.GROUP_ADMIN: frozenset(
-        _CLINICAL | {Perm.MANAGE_NETWORK, Perm.VIEW_AUDIT, Perm.MERGE_RESIDENTS}
+        _CLINICAL
+        | {Perm.MANAGE_NETWORK, Perm.VIEW_AUDIT, Perm.MERGE_RESIDENTS, Perm.IMPORT_RECORDS}
     ),
     Role.COUNTY_DOCTOR: frozenset(_CLINICAL),
     Role.TOWNSHIP_DOCTOR: frozenset(_CLINICAL),

@@ -33,6 +33,9 @@ class Action:
     LOGOUT = "logout"
     EXPORT = "export"
     RESOLVE = "resolve"
+    AMEND = "amend"
+    VOID = "void"
+    IMPORT = "import"
 
 
 def entry_hash(prev_hash: str, seq: int, at: datetime, fields: dict[str, Any]) -> str:

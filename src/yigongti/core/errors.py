@@ -13,9 +13,14 @@ class FieldError:
     msg_en: str
     code: str = "invalid"
 
+    @property
+    def path(self) -> list[str | int]:
+        """The field as a location list: `diagnoses.0.code` → ["diagnoses", 0, "code"]."""
+        return [int(p) if p.isdigit() else p for p in self.field.split(".")] if self.field else []
+
     def as_api(self, prefix: tuple[str, ...] = ("body",)) -> dict[str, object]:
         return {
-            "loc": [*prefix, self.field],
+            "loc": [*prefix, *self.path],
             "msg": self.msg_zh,
             "msg_en": self.msg_en,
             "type": self.code,

@@ -20,6 +20,7 @@ from django.utils import timezone
 from yigongti.accounts.models import Account
 from yigongti.accounts.rules import Role
 from yigongti.network.models import Department, Division, Facility, Grouping, MedicalGroup, Staff
+from yigongti.records.codes import load_starter
 from yigongti.residents import rules
 from yigongti.residents.actions import local_card_for, new_mpi_ids
 from yigongti.residents.models import CardIssuer, HealthCard, Household, Resident
@@ -409,5 +410,6 @@ def build_county(
     with transaction.atomic():
         load_network(plan)
         create_personas(plan, password)
+        load_starter()
     load_residents(plan, seed=seed, n=n, today=today or timezone.localdate(), progress=progress)
     return plan

@@ -29,6 +29,9 @@ ACTION_LABELS = {
     "logout": "退出登录",
     "export": "导出",
     "resolve": "扫码",
+    "amend": "更正",
+    "void": "作废",
+    "import": "导入",
 }
 
 
