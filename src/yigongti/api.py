@@ -10,11 +10,17 @@ from ninja.renderers import JSONRenderer
 
 from yigongti.accounts.actors import request_actor
 from yigongti.accounts.api import router as accounts_router
+from yigongti.chronic.api import router as chronic_router
+from yigongti.contracts.api import router as contracts_router
 from yigongti.core.api import ActorAuth, domain_error_body, pydantic_errors_body
 from yigongti.core.audit_api import router as audit_router
 from yigongti.core.errors import DomainError, Forbidden, NotFound
 from yigongti.network.api import router as network_router
+from yigongti.pharmacy.api import router as pharmacy_router
+from yigongti.records.api import router as records_router
+from yigongti.referrals.api import router as referrals_router
 from yigongti.residents.api import router as residents_router
+from yigongti.scheduling.api import router as scheduling_router
 
 
 class Utf8JSONRenderer(JSONRenderer):
@@ -39,6 +45,12 @@ api.add_router("", accounts_router)
 api.add_router("", residents_router)
 api.add_router("", network_router)
 api.add_router("", audit_router)
+api.add_router("", records_router)
+api.add_router("", chronic_router)
+api.add_router("", contracts_router)
+api.add_router("", referrals_router)
+api.add_router("", scheduling_router)
+api.add_router("", pharmacy_router)
 
 
 @api.exception_handler(DomainError)

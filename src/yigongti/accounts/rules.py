@@ -37,6 +37,23 @@ class Perm(StrEnum):
     VIEW_AUDIT = "view_audit"
     RECORD_CLINICAL = "record_clinical"  # encounters, observations, exams, reports
     IMPORT_RECORDS = "import_records"  # HIS files and messages, code tables
+    # contracts (家庭医生签约)
+    SIGN_CONTRACTS = "sign_contracts"  # sign, renew, change team, terminate
+    MANAGE_TEAMS = "manage_teams"  # teams and service packages
+    # chronic (慢病管理) and home devices
+    MANAGE_CHRONIC = "manage_chronic"  # registers, screening, follow-ups
+    MANAGE_DEVICES = "manage_devices"  # bind / unbind home devices, quarantine
+    VIEW_INDICATORS = "view_indicators"  # aggregated rates with drill-down
+    # referrals, scheduling
+    REFER = "refer"  # send and receive referrals, return notes
+    BOOK = "book"  # book and cancel expert slots and beds
+    MANAGE_SCHEDULES = "manage_schedules"  # publish sessions, quotas, beds
+    # pharmacy (药品耗材)
+    VIEW_STOCK = "view_stock"
+    DISPENSE = "dispense"
+    MANAGE_STOCK = "manage_stock"  # receipts, transfers, losses, stock takes
+    PROCURE = "procure"  # approve and consolidate purchase requests, order, distribute
+    REGISTER_SHORTAGE = "register_shortage"  # 缺药登记
 
 
 _CLINICAL = {
@@ -46,6 +63,15 @@ _CLINICAL = {
     Perm.MANAGE_CARDS,
     Perm.VIEW_NETWORK,
     Perm.RECORD_CLINICAL,
+    Perm.SIGN_CONTRACTS,
+    Perm.MANAGE_CHRONIC,
+    Perm.MANAGE_DEVICES,
+    Perm.VIEW_INDICATORS,
+    Perm.REFER,
+    Perm.BOOK,
+    Perm.VIEW_STOCK,
+    Perm.DISPENSE,
+    Perm.REGISTER_SHORTAGE,
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -59,13 +85,40 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.IMPORT_RECORDS,
         }
     ),
-    Role.COMMISSION: frozenset({Perm.VIEW_NETWORK, Perm.VIEW_AUDIT, Perm.VIEW_RESIDENTS}),
+    Role.COMMISSION: frozenset(
+        {
+            Perm.VIEW_NETWORK,
+            Perm.VIEW_AUDIT,
+            Perm.VIEW_RESIDENTS,
+            Perm.VIEW_INDICATORS,
+            Perm.VIEW_STOCK,
+        }
+    ),
     Role.GROUP_ADMIN: frozenset(
         _CLINICAL
-        | {Perm.MANAGE_NETWORK, Perm.VIEW_AUDIT, Perm.MERGE_RESIDENTS, Perm.IMPORT_RECORDS}
+        | {
+            Perm.MANAGE_NETWORK,
+            Perm.VIEW_AUDIT,
+            Perm.MERGE_RESIDENTS,
+            Perm.IMPORT_RECORDS,
+            Perm.MANAGE_TEAMS,
+            Perm.MANAGE_SCHEDULES,
+            Perm.MANAGE_STOCK,
+            Perm.PROCURE,
+        }
     ),
-    Role.COUNTY_DOCTOR: frozenset(_CLINICAL),
+    Role.COUNTY_DOCTOR: frozenset(_CLINICAL | {Perm.MANAGE_SCHEDULES}),
     Role.TOWNSHIP_DOCTOR: frozenset(_CLINICAL),
     Role.VILLAGE_DOCTOR: frozenset(_CLINICAL),
-    Role.PHARMACIST: frozenset({Perm.VIEW_RESIDENTS, Perm.VIEW_NETWORK}),
+    Role.PHARMACIST: frozenset(
+        {
+            Perm.VIEW_RESIDENTS,
+            Perm.VIEW_NETWORK,
+            Perm.VIEW_STOCK,
+            Perm.DISPENSE,
+            Perm.MANAGE_STOCK,
+            Perm.PROCURE,
+            Perm.REGISTER_SHORTAGE,
+        }
+    ),
 }

@@ -18,7 +18,7 @@ class NavItem:
 
 
 # (label, url name, permission, path prefixes that mark it active)
-_NAV: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+_BASE_NAV: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("居民", "web:resident-search", "view_residents", ("/residents/",)),
     ("建档", "web:resident-new", "register_resident", ("/residents/new/",)),
     ("扫码", "web:card-scan", "view_residents", ("/cards/",)),
@@ -28,10 +28,17 @@ _NAV: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
 )
 
 
+def _all_nav() -> tuple[tuple[str, str, str, tuple[str, ...]], ...]:
+    from .urls import APP_ROUTES
+
+    extra = tuple(item for routes in APP_ROUTES for item in routes.NAV)
+    return _BASE_NAV[:3] + extra + _BASE_NAV[3:]
+
+
 def _active_label(path: str) -> str:
     """The longest matching prefix wins, so /residents/new/ lights 建档, not 居民."""
     best, best_len = "", 0
-    for label, _, _, prefixes in _NAV:
+    for label, _, _, prefixes in _all_nav():
         for p in prefixes:
             if path.startswith(p) and len(p) > best_len:
                 best, best_len = label, len(p)
@@ -49,7 +56,7 @@ def navigation(request: HttpRequest) -> dict[str, object]:
         active = _active_label(request.path)
         items = [
             NavItem(label, reverse(name), label == active)
-            for label, name, perm, _ in _NAV
+            for label, name, perm, _ in _all_nav()
             if actor.can(perm)
         ]
     return {

@@ -11,7 +11,10 @@ from yigongti.network import views as network
 from yigongti.residents import views as residents
 
 from . import views
+from .routes import chronic, contracts, pharmacy, records, referrals, scheduling
 from .shell import page
+
+APP_ROUTES = (records, chronic, contracts, referrals, scheduling, pharmacy)
 
 app_name = "web"
 
@@ -127,3 +130,5 @@ urlpatterns = [
         name="audit-verify",
     ),
 ]
+for _routes in APP_ROUTES:
+    urlpatterns += _routes.urlpatterns

@@ -2,43 +2,17 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from typing import Any
-
 import pytest
-from django.db import connection
 
 from yigongti.core.audit import verify_chain
 from yigongti.core.errors import Conflict
+from yigongti.core.testing import run_together
 from yigongti.residents.actions import ResidentInput, do_register_resident
 from yigongti.residents.models import Resident
 
 from .helpers import home_village, new_id
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def run_together(n: int, fn: Callable[[int], Any]) -> list[Any]:
-    """Start n threads that call fn(i) at the same moment; return results or exceptions."""
-    barrier = threading.Barrier(n)
-    results: list[Any] = [None] * n
-
-    def worker(i: int) -> None:
-        try:
-            barrier.wait()
-            results[i] = fn(i)
-        except Exception as exc:
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
-    return results
 
 
 def test_same_id_submitted_twice_at_once_makes_one_record(county, actor):
