@@ -18,6 +18,7 @@ from yigongti.core.errors import DomainError, Forbidden, NotFound
 from yigongti.network.api import router as network_router
 from yigongti.pharmacy.api import router as pharmacy_router
 from yigongti.records.api import router as records_router
+from yigongti.records.import_api import router as imports_router
 from yigongti.referrals.api import router as referrals_router
 from yigongti.residents.api import router as residents_router
 from yigongti.scheduling.api import router as scheduling_router
@@ -46,6 +47,7 @@ api.add_router("", residents_router)
 api.add_router("", network_router)
 api.add_router("", audit_router)
 api.add_router("", records_router)
+api.add_router("", imports_router)
 api.add_router("", chronic_router)
 api.add_router("", contracts_router)
 api.add_router("", referrals_router)

@@ -11,10 +11,10 @@ from yigongti.network import views as network
 from yigongti.residents import views as residents
 
 from . import views
-from .routes import chronic, contracts, pharmacy, records, referrals, scheduling
+from .routes import chronic, contracts, imports, pharmacy, records, referrals, scheduling
 from .shell import page
 
-APP_ROUTES = (records, chronic, contracts, referrals, scheduling, pharmacy)
+APP_ROUTES = (records, chronic, contracts, referrals, scheduling, pharmacy, imports)
 
 app_name = "web"
 
