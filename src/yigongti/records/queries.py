@@ -234,10 +234,21 @@ def search_icd(q: str, limit: int = 20) -> list[ICD10Code]:
     upper = text.upper()
     qs = ICD10Code.objects.filter(active=True)
     if text.isascii():
-        cond = Q(code__startswith=upper) | Q(initials__startswith=text.lower())
-    else:
-        cond = Q(name__contains=text)
-    return list(qs.filter(cond).order_by("code")[:limit])
+        # Code prefix first (I10, E11.9), then initials anywhere in the name (gxy finds
+        # 特发性（原发性）高血压, whose initials are tfxyfxgxy).
+        by_code = list(qs.filter(code__startswith=upper).order_by("code")[:limit])
+        rest = limit - len(by_code)
+        by_initials = (
+            list(
+                qs.filter(initials__contains=text.lower())
+                .exclude(code__startswith=upper)
+                .order_by("initials", "code")[:rest]
+            )
+            if rest > 0
+            else []
+        )
+        return by_code + by_initials
+    return list(qs.filter(name__contains=text).order_by("code")[:limit])
 
 
 def search_drugs(q: str, limit: int = 20) -> list[Drug]:
@@ -246,7 +257,7 @@ def search_drugs(q: str, limit: int = 20) -> list[Drug]:
         return []
     qs = Drug.objects.filter(active=True)
     if text.isascii():
-        cond = Q(code__startswith=text) | Q(initials__startswith=text.lower())
+        cond = Q(code__startswith=text) | Q(initials__contains=text.lower())
     else:
         cond = Q(generic_name__contains=text) | Q(brand_name__contains=text)
     return list(qs.filter(cond).order_by("generic_name")[:limit])
