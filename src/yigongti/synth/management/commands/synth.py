@@ -5,11 +5,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from yigongti.network.models import Division
 from yigongti.synth.load import build_county
 from yigongti.synth.plan import DEFAULT_SEED, SIZES
+from yigongti.synth.records import load_records
 
 
 class Command(BaseCommand):
@@ -20,6 +22,12 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
         parser.add_argument(
             "--residents", type=int, default=None, help="override the size's resident count"
+        )
+        parser.add_argument(
+            "--clinical-years",
+            type=float,
+            default=1.0,
+            help="years of synthetic clinical history (visits, vitals, prescriptions); 0 = none",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -46,9 +54,24 @@ class Command(BaseCommand):
                 password=settings.DEMO_PASSWORD,
                 progress=lambda k: bar.advance(task, k),
             )
+            counts: dict[str, int] = {}
+            if options["clinical_years"] > 0:
+                history = bar.add_task("clinical history", total=n)
+                counts = load_records(
+                    seed=options["seed"],
+                    today=timezone.localdate(),
+                    years=options["clinical_years"],
+                    progress=lambda k: bar.advance(history, k),
+                )
         self.stdout.write(
             self.style.SUCCESS(
                 f"synthetic county ({options['size']}, seed {options['seed']}): {n} residents "
                 f"in {time.perf_counter() - start:.1f} s"
+                + (
+                    f"; {counts['encounter']} visits, {counts['observation']} measurements, "
+                    f"{counts['prescription']} prescriptions"
+                    if counts
+                    else ""
+                )
             )
         )
