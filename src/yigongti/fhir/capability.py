@@ -63,6 +63,39 @@ def _resource(
     }
 
 
+_CLINICAL_DOCS = {
+    "Encounter": "就诊 (门诊/急诊/住院/上门). identifier = the sender's own id (idempotency "
+    "key: the same content again changes nothing, changed content is an amendment).",
+    "Condition": "诊断 (ICD-10 国家临床版), one per diagnosis of an Encounter. Create needs "
+    "encounter: the visit is re-recorded as an amendment with the added diagnosis.",
+    "Observation": "Vital signs (LOINC; BP panel 85354-9 with 8480-6/8462-4 in mm[Hg], "
+    "fasting glucose 14771-0 in mmol/L) and lab values, range-checked.",
+    "MedicationRequest": "处方明细: catalogue drug (…/drug), dose, frequency, route, days. "
+    "Create needs encounter (amends the visit).",
+    "DiagnosticReport": "检查检验报告 with result Observations (contained, or entries of the "
+    "same transaction Bundle).",
+}
+
+
+def _clinical_resources() -> list[JSON]:
+    from .clinical_views import PARAMS
+
+    out = []
+    for name, doc in _CLINICAL_DOCS.items():
+        params = tuple(p for p in PARAMS[name] if p.name != "_include")
+        includes = next(p for p in PARAMS[name] if p.name == "_include")
+        out.append(
+            _resource(
+                name,
+                ("read", "search-type", "create"),
+                params,
+                doc,
+                searchInclude=includes.documentation.split("one of: ")[1].split(", "),
+            )
+        )
+    return out
+
+
 def capability_statement(base: str) -> JSON:
     return {
         "resourceType": "CapabilityStatement",
@@ -99,6 +132,23 @@ def capability_statement(base: str) -> JSON:
                         "browser session. Residents outside the user's area read as absent (404)."
                     ),
                 },
+                "interaction": [
+                    {
+                        "code": "transaction",
+                        "documentation": "POST / a transaction Bundle: all entries or none; "
+                        "urn:uuid fullUrls may be referenced between entries.",
+                    }
+                ],
+                "operation": [
+                    {
+                        "name": "import",
+                        "definition": f"{base}/OperationDefinition/import",
+                        "documentation": "POST /$import, body application/fhir+ndjson: bulk "
+                        "import (Observation fast path; Encounter, Condition, "
+                        "MedicationRequest, DiagnosticReport line by line). Needs the "
+                        "import_records permission.",
+                    }
+                ],
                 "resource": [
                     _resource(
                         "Patient",
@@ -108,7 +158,17 @@ def capability_statement(base: str) -> JSON:
                         "as the registration form. Search results omit the identity document, "
                         "phone and health cards (meta.tag SUBSETTED); read gives them.",
                         conditionalCreate=True,
+                        operation=[
+                            {
+                                "name": "everything",
+                                "definition": "http://hl7.org/fhir/OperationDefinition/"
+                                "Patient-everything",
+                                "documentation": "The Patient and every current item of "
+                                "the record (all facilities, merged records included).",
+                            }
+                        ],
                     ),
+                    *_clinical_resources(),
                     _resource(
                         "Organization",
                         ("read", "search-type"),

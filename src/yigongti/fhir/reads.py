@@ -11,10 +11,14 @@ from collections.abc import Sequence
 
 from django.db.models import QuerySet
 
+from yigongti.core import audit
 from yigongti.core.actor import Actor
+from yigongti.core.errors import NotFound
 from yigongti.network.models import Facility, MedicalGroup, Staff
 from yigongti.network.queries import facilities_visible_to
+from yigongti.records.models import Diagnosis
 from yigongti.residents.models import CardStatus, HealthCard, Resident
+from yigongti.residents.queries import in_scope, survivor_of
 
 from .mapping import GROUP_PREFIX, ID_RE, PatientExtras
 
@@ -90,3 +94,27 @@ def staff_by_resource_id(actor: Actor, resource_id: str) -> Staff | None:
     if not (resource_id.isdigit() and ID_RE.match(resource_id)):
         return None
     return staff(actor).filter(pk=int(resource_id)).first()
+
+
+# --- the clinical record ---------------------------------------------------------------
+
+
+def get_diagnosis_for(actor: Actor, pk: int) -> Diagnosis:
+    """A diagnosis (FHIR Condition), scoped and audited like every record read
+    (records.queries has no getter for diagnoses: they are parts of an encounter)."""
+    d = Diagnosis.objects.select_related("resident", "encounter__facility").filter(pk=pk).first()
+    if d is None:
+        raise NotFound("诊断")
+    person = survivor_of(d.resident)
+    if not in_scope(actor, person):
+        audit.record(
+            actor,
+            audit.Action.DENIED,
+            "diagnosis",
+            str(pk),
+            resident_id=person.pk,
+            detail={"purpose": "view"},
+        )
+        raise NotFound("诊断")
+    audit.record(actor, audit.Action.READ, "diagnosis", str(pk), resident_id=person.pk)
+    return d

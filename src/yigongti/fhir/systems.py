@@ -81,3 +81,59 @@ def error_code_system() -> str:
 def division_code_extension() -> str:
     """Extension on Address: the GB/T 2260-style division code (12 digits for a village)."""
     return f"{base()}/ext/division-code"
+
+
+# --- the clinical record -----------------------------------------------------------------
+
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+#: Encounter.class (R4 binds v3 ActCode): AMB 门诊, EMER 急诊, IMP 住院, HH 上门.
+V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+CONDITION_VER_STATUS = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
+OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+#: DiagnosticReport.category: HL7 v2 table 0074 (LAB, RAD, EC, PAT, OTH).
+V2_0074 = "http://terminology.hl7.org/CodeSystem/v2-0074"
+#: ICD-10 as HL7 names it; accepted on input next to our national clinical edition.
+ICD10_WHO = "http://hl7.org/fhir/sid/icd-10"
+
+
+def icd10_system() -> str:
+    """ICD-10 国家临床版 (the national clinical edition the platform's code table holds)."""
+    return f"{base()}/icd-10-cn"
+
+
+def drug_system() -> str:
+    """药品耗材目录编码: the medical group's catalogue code (records.Drug.code)."""
+    return f"{base()}/drug"
+
+
+def frequency_system() -> str:
+    """用药频次: qd bid tid … (records.rules.FREQUENCIES)."""
+    return f"{base()}/frequency"
+
+
+def route_system() -> str:
+    """给药途径: po iv im … (records.rules.ROUTES)."""
+    return f"{base()}/route"
+
+
+def encounter_kind_system() -> str:
+    """Our encounter kinds (outpatient, emergency, inpatient, home_visit, other)."""
+    return f"{base()}/encounter-kind"
+
+
+def report_code_system() -> str:
+    """A report's item code as the reporting facility wrote it (检验/检查项目编码)."""
+    return f"{base()}/report-code"
+
+
+def lab_code_system() -> str:
+    """A lab result code that is not one of our LOINC vitals (local 检验项目编码)."""
+    return f"{base()}/lab-code"
+
+
+def version_status_system() -> str:
+    """meta.tag on a version that is no longer current: amended | entered_in_error."""
+    return f"{base()}/version-status"

@@ -3,7 +3,7 @@ anything else under /fhir/ answers with an OperationOutcome, never an HTML page.
 
 from django.urls import path, re_path
 
-from . import views
+from . import clinical_views, views
 
 app_name = "fhir"
 
@@ -11,11 +11,22 @@ _ID = r"(?P<resource_id>[A-Za-z0-9\-.]{1,64})"
 
 urlpatterns = [
     path("metadata", views.metadata, name="metadata"),
+    path("", clinical_views.root, name="root"),
+    path("$import", clinical_views.bulk_import, name="import"),
+    re_path(rf"^Patient/{_ID}/\$everything$", clinical_views.patient_everything, name="everything"),
     path("Patient", views.patient_type, name="patient-type"),
     re_path(rf"^Patient/{_ID}$", views.patient_instance, name="patient"),
     path("Organization", views.organization_type, name="organization-type"),
     re_path(rf"^Organization/{_ID}$", views.organization_instance, name="organization"),
     path("Practitioner", views.practitioner_type, name="practitioner-type"),
     re_path(rf"^Practitioner/{_ID}$", views.practitioner_instance, name="practitioner"),
+    *[
+        p
+        for t in clinical_views.CLINICAL_TYPES
+        for p in (
+            path(t, clinical_views.TYPE_VIEWS[t], name=f"{t.lower()}-type"),
+            re_path(rf"^{t}/{_ID}$", clinical_views.INSTANCE_VIEWS[t], name=t.lower()),
+        )
+    ],
     re_path(r"^(?P<path>.*)$", views.unknown, name="unknown"),
 ]

@@ -12,7 +12,12 @@ from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+from fhir.resources.R4B.condition import Condition
+from fhir.resources.R4B.diagnosticreport import DiagnosticReport
+from fhir.resources.R4B.encounter import Encounter
 from fhir.resources.R4B.fhirresourcemodel import FHIRResourceModel
+from fhir.resources.R4B.medicationrequest import MedicationRequest
+from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.organization import Organization
 from fhir.resources.R4B.patient import Patient
@@ -28,6 +33,11 @@ MODELS: dict[str, type[FHIRResourceModel]] = {
     "Bundle": Bundle,
     "OperationOutcome": OperationOutcome,
     "CapabilityStatement": CapabilityStatement,
+    "Encounter": Encounter,
+    "Condition": Condition,
+    "Observation": Observation,
+    "MedicationRequest": MedicationRequest,
+    "DiagnosticReport": DiagnosticReport,
 }
 
 

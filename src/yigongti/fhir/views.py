@@ -243,7 +243,7 @@ def _search_patients(request: HttpRequest, actor: Actor) -> HttpResponse:
     return fhir_response(search.searchset(fhir_base(request), "Patient", resources, total, req))
 
 
-def _conditional_match(request: HttpRequest, actor: Actor, condition: str) -> Resident | None:
+def _conditional_match(actor: Actor, condition: str) -> Resident | None:
     """If-None-Exist: the one visible resident the condition finds, None for none, 412 for
     several. Lets a client retry a create without making a second record."""
     req = search.parse(QueryDict(condition.lstrip("?")), search.PATIENT_PARAMS, strict=True)
@@ -262,20 +262,30 @@ def _conditional_match(request: HttpRequest, actor: Actor, condition: str) -> Re
     return found[0] if found else None
 
 
-def _create_patient(request: HttpRequest, actor: Actor) -> HttpResponse:
-    body = _json_body(request)
-    validation.validate_resource(body, "Patient")
-    condition = request.headers.get("If-None-Exist", "").strip()
+def create_patient_from_body(
+    actor: Actor, body: dict[str, Any], condition: str = ""
+) -> tuple[Resident, bool]:
+    """A validated Patient body → (the resident, True if newly registered). `condition` is
+    If-None-Exist (header, or a transaction entry's request.ifNoneExist)."""
     if condition:
-        existing = _conditional_match(request, actor, condition)
+        existing = _conditional_match(actor, condition)
         if existing is not None:
             resident = get_resident_for(actor, existing.mpi_id, purpose="fhir_conditional_create")
-            return fhir_response(_full_patient(resident))
+            return resident, False
     incoming = mapping.patient_in(body)
     changes = dict(incoming.changes)
     if not incoming.has_document:
         changes.update(doc_type=DocType.NONE, doc_number="")
-    resident = _reload(actor, do_register_resident(actor, ResidentInput(**changes)))
+    return _reload(actor, do_register_resident(actor, ResidentInput(**changes))), True
+
+
+def _create_patient(request: HttpRequest, actor: Actor) -> HttpResponse:
+    body = _json_body(request)
+    validation.validate_resource(body, "Patient")
+    condition = request.headers.get("If-None-Exist", "").strip()
+    resident, created = create_patient_from_body(actor, body, condition)
+    if not created:
+        return fhir_response(_full_patient(resident))
     location = f"{fhir_base(request)}/Patient/{resident.mpi_id}"
     return fhir_response(_full_patient(resident), 201, {"Location": location})
 

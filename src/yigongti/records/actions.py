@@ -191,7 +191,7 @@ def _check_time(
         errors.append(_err(exc))
 
 
-def _digest(data: object) -> str:
+def digest(data: object) -> str:
     def default(o: object) -> str:
         return o.isoformat() if isinstance(o, date | datetime) else str(o)
 
@@ -242,11 +242,11 @@ def _current_by_source(model: type[C], prov: Provenance) -> C | None:
     )
 
 
-def _stamp(obj: ClinicalBase, actor: Actor, prov: Provenance, digest: str) -> None:
+def _stamp(obj: ClinicalBase, actor: Actor, prov: Provenance, content: str) -> None:
     obj.source = prov.source
     obj.source_system = prov.source_system
     obj.source_id = prov.source_id
-    obj.digest = digest
+    obj.digest = content
     obj.recorded_by_id = actor.user_id
 
 
@@ -606,18 +606,18 @@ def upsert_encounter(
     resident = survivor_of(resident)
     _may_write(actor, resident)
     clean = _validate_encounter(actor, resident, data)
-    digest = _digest(data)
+    content = digest(data)
     try:
         with transaction.atomic():
             existing = _current_by_source(Encounter, data.provenance)
             if existing is not None:
-                if existing.digest == digest:
+                if existing.digest == content:
                     return existing, Outcome.UNCHANGED
                 return _amend_encounter(
-                    actor, existing, data, clean, "来源系统更新", digest
+                    actor, existing, data, clean, "来源系统更新", content
                 ), Outcome.UPDATED
             enc = _write_encounter(
-                actor, resident, data, clean, replaces=None, reason="", digest=digest
+                actor, resident, data, clean, replaces=None, reason="", digest=content
             )
             audit.record(
                 actor,
@@ -683,7 +683,7 @@ def do_amend_encounter(
     data.provenance = Provenance(encounter.source, encounter.source_system, encounter.source_id)
     clean = _validate_encounter(actor, resident, data)
     with transaction.atomic():
-        return _amend_encounter(actor, encounter, data, clean, reason, _digest(data))
+        return _amend_encounter(actor, encounter, data, clean, reason, digest(data))
 
 
 def do_void(actor: Actor, obj: ClinicalBase, reason: str) -> ClinicalBase:
@@ -791,11 +791,11 @@ def upsert_observation(
     if errors or obs is None:
         raise DomainError(errors)
     facility = _optional_facility(actor, data.facility_id)
-    digest = _digest(data)
+    content = digest(data)
     try:
         with transaction.atomic():
             existing = _current_by_source(Observation, data.provenance)
-            if existing is not None and existing.digest == digest:
+            if existing is not None and existing.digest == content:
                 return existing, Outcome.UNCHANGED
             if existing is not None:
                 existing = _lock_current(existing)
@@ -804,7 +804,7 @@ def upsert_observation(
                 obs.amend_reason = "来源系统更新"
             obs.resident = resident
             obs.facility = facility
-            _stamp(obs, actor, data.provenance, digest)
+            _stamp(obs, actor, data.provenance, content)
             obs.save()
             add_entry(
                 resident,
@@ -865,10 +865,10 @@ def upsert_exam(actor: Actor, resident: Resident, data: ExamInput) -> tuple[Heal
     if errors:
         raise DomainError(errors)
     facility = _facility_for(actor, data.facility_id)
-    digest = _digest(data)
+    content = digest(data)
     with transaction.atomic():
         existing = _current_by_source(HealthExam, data.provenance)
-        if existing is not None and existing.digest == digest:
+        if existing is not None and existing.digest == content:
             return existing, Outcome.UNCHANGED
         if existing is not None:
             existing = _lock_current(existing)
@@ -883,7 +883,7 @@ def upsert_exam(actor: Actor, resident: Resident, data: ExamInput) -> tuple[Heal
             guidance=data.guidance.strip(),
             replaces=existing,
         )
-        _stamp(exam, actor, data.provenance, digest)
+        _stamp(exam, actor, data.provenance, content)
         exam.save()
         observations = [_observation_from_vital(v) for v in vitals]
         for o in observations:
@@ -941,10 +941,10 @@ def upsert_report(
     if errors:
         raise DomainError(errors)
     facility = _facility_for(actor, data.facility_id)
-    digest = _digest(data)
+    content = digest(data)
     with transaction.atomic():
         existing = _current_by_source(DiagnosticReport, data.provenance)
-        if existing is not None and existing.digest == digest:
+        if existing is not None and existing.digest == content:
             return existing, Outcome.UNCHANGED
         if existing is not None:
             existing = _lock_current(existing)
@@ -961,7 +961,7 @@ def upsert_report(
             critical=data.critical,
             replaces=existing,
         )
-        _stamp(report, actor, data.provenance, digest)
+        _stamp(report, actor, data.provenance, content)
         report.save()
         for o in results:
             o.report = report

@@ -81,3 +81,66 @@ def test_fhirpy_reads_searches_creates_and_gets_errors(
     # the network
     orgs = client.resources("Organization").search(type="medical_group").fetch()
     assert orgs and all(o.id.startswith("group-") for o in orgs)
+
+
+def test_fhirpy_clinical_record(transactional_db, county, live_server, actor):
+    """An HIS adapter pushing a visit and measurements, then reading them back."""
+    from yigongti.records.tests.helpers import resident_of
+
+    from . import clinical_helpers as b
+
+    client = connect(live_server, "village_doctor")
+    person = resident_of(actor("village_doctor"))
+
+    enc_body = b.encounter(person, ident="live-enc-1")
+    enc_body.pop("resourceType")
+    enc = client.resource("Encounter", **enc_body)
+    enc.save()
+    assert enc.id
+    cond_body = b.condition(person, f"Encounter/{enc.id}")
+    cond_body.pop("resourceType")
+    cond = client.resource("Condition", **cond_body)
+    cond.save()
+    assert cond["code"]["coding"][0]["code"] == "I10"
+
+    for i in range(3):
+        body = b.bp(person, 140 + i, 90, ident=f"live-bp-{i}", at=b.when(10 + i))
+        body.pop("resourceType")
+        client.resource("Observation", **body).save()
+    found = (
+        client.resources("Observation")
+        .search(patient=person.mpi_id, code="http://loinc.org|85354-9")
+        .limit(2)
+        .fetch_all()
+    )
+    assert sorted(o["component"][0]["valueQuantity"]["value"] for o in found) == [140, 141, 142]
+    for o in found:
+        validate_resource(o.serialize(), "Observation")
+    with_patient = (
+        client.resources("Observation")
+        .search(patient=person.mpi_id)
+        .include("Observation", "patient")
+        .fetch_raw()
+    )
+    assert any(e["resource"]["resourceType"] == "Patient" for e in with_patient["entry"])
+
+    # everything, through the client's raw request
+    bundle = client.execute(f"Patient/{person.mpi_id}/$everything", method="get")
+    kinds = {e["resource"]["resourceType"] for e in bundle["entry"]}
+    assert {"Patient", "Encounter", "Condition", "Observation"} <= kinds
+
+    # an impossible value comes back as an OperationOutcome naming the element
+    bad = b.bp(person, 999, 5)
+    bad.pop("resourceType")
+    with pytest.raises(OperationOutcome) as excinfo:
+        client.resource("Observation", **bad).save()
+    assert excinfo.value.resource["issue"][0]["expression"] == [
+        "Observation.component[0].valueQuantity.value"
+    ]
+
+    # out of scope looks absent
+    outsider = connect(live_server, "outsider_doctor")
+    with pytest.raises(ResourceNotFound):
+        outsider.reference("Observation", found[0].id).to_resource()
+    with pytest.raises(ResourceNotFound):
+        outsider.reference("Encounter", enc.id).to_resource()

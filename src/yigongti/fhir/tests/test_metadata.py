@@ -17,13 +17,19 @@ def test_metadata_needs_no_login_and_lists_what_is_implemented(county):
     cs = assert_valid(resp.json())
     assert cs["fhirVersion"] == "4.0.1" and cs["kind"] == "instance"
     resources = {r["type"]: r for r in cs["rest"][0]["resource"]}
-    assert set(resources) == {"Patient", "Organization", "Practitioner"}
+    clinical = ("Encounter", "Condition", "Observation", "MedicationRequest", "DiagnosticReport")
+    assert set(resources) == {"Patient", "Organization", "Practitioner", *clinical}
     codes = {t: {i["code"] for i in r["interaction"]} for t, r in resources.items()}
     assert codes == {
         "Patient": {"read", "search-type", "create", "update"},
         "Organization": {"read", "search-type"},
         "Practitioner": {"read", "search-type"},
+        **{t: {"read", "search-type", "create"} for t in clinical},
     }
+    assert [i["code"] for i in cs["rest"][0]["interaction"]] == ["transaction"]
+    assert resources["Patient"]["operation"][0]["name"] == "everything"
+    assert "Observation:patient" in resources["Observation"]["searchInclude"]
+    assert "DiagnosticReport:result" in resources["DiagnosticReport"]["searchInclude"]
     params = {t: {p["name"] for p in r["searchParam"]} for t, r in resources.items()}
     assert params["Patient"] == {
         "_id",
@@ -36,13 +42,22 @@ def test_metadata_needs_no_login_and_lists_what_is_implemented(county):
     }
     assert params["Organization"] >= {"name", "identifier", "type"}
     assert params["Practitioner"] >= {"name", "identifier"}
+    assert params["Observation"] >= {"patient", "date", "code", "_count", "encounter"}
 
 
 def test_every_declared_search_parameter_is_accepted(api_as):
     """Prefer: handling=strict refuses unknown parameters, so each declared one must pass."""
     cs = Client().get("/fhir/metadata").json()
     client = api_as("commission")
-    samples = {"_count": "1", "_offset": "0", "birthdate": "ge1950", "gender": "male"}
+    samples = {
+        "_count": "1",
+        "_offset": "0",
+        "birthdate": "ge1950",
+        "gender": "male",
+        "date": "ge2020",
+        "recorded-date": "le2030-01",
+        "authoredon": "2024",
+    }
     for resource in cs["rest"][0]["resource"]:
         for param in resource["searchParam"]:
             value = samples.get(param["name"], "x")
@@ -74,7 +89,7 @@ def test_a_bad_token_is_401_even_for_a_write(county):
 
 def test_unknown_types_and_methods_answer_with_operation_outcome(api_as):
     client = api_as("village_doctor")
-    resp = client.get("/fhir/Observation")
+    resp = client.get("/fhir/Immunization")
     assert resp.status_code == 404
     assert issues(resp)[0]["code"] == "not-supported"
     resp = client.delete("/fhir/Patient/123")

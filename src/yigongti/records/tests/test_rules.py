@@ -164,3 +164,20 @@ def test_decode_upload(raw, encoding, code):
 )
 def test_initials(text, initials):
     assert rules.initials_of(text) == initials
+
+
+def test_bulk_import_digest_matches_the_actions_digest():
+    """A resource sent once by POST and once in an NDJSON file must be one resource."""
+    from yigongti.records import actions, bulk
+
+    data = actions.ObservationInput(
+        kind="bp",
+        value=150,
+        value2=95,
+        effective_at=datetime(2026, 5, 1, 8, tzinfo=UTC),
+        device_serial="BP1",
+        provenance=actions.Provenance("fhir", "HIS", "X1"),
+    )
+    assert bulk.digest_of(data) == actions.digest(data)
+    data.value = 151
+    assert bulk.digest_of(data) == actions.digest(data)
