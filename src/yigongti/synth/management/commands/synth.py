@@ -12,6 +12,7 @@ from yigongti.network.models import Division
 from yigongti.synth.load import build_county
 from yigongti.synth.plan import DEFAULT_SEED, SIZES
 from yigongti.synth.records import load_records
+from yigongti.synth.referrals import load_referrals
 
 
 class Command(BaseCommand):
@@ -62,6 +63,13 @@ class Command(BaseCommand):
                     today=timezone.localdate(),
                     years=options["clinical_years"],
                     progress=lambda k: bar.advance(history, k),
+                )
+                counts.update(
+                    load_referrals(
+                        seed=options["seed"],
+                        today=timezone.localdate(),
+                        years=options["clinical_years"],
+                    )
                 )
         self.stdout.write(
             self.style.SUCCESS(
