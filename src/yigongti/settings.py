@@ -152,6 +152,8 @@ YGT: dict[str, Any] = {
     "IDENTIFIER_BASE": os.environ.get(
         "YGT_IDENTIFIER_BASE", "https://yigongti.example.org/fhir/sid"
     ),
+    # Family-doctor contracts appear on the team's "expiring" list this many days ahead.
+    "CONTRACT_EXPIRING_DAYS": int(os.environ.get("YGT_CONTRACT_EXPIRING_DAYS", "30")),
 }
 
 LOGGING = {

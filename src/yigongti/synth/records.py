@@ -443,6 +443,8 @@ def _sqlite_value(v: object) -> object:
 
 
 def _reset_sequences() -> None:
+    """Move the id sequences past the rows written with explicit ids, and refresh the
+    planner's statistics (after a bulk load they describe empty tables)."""
     if connection.vendor != "postgresql":
         return
     with connection.cursor() as cur:
@@ -452,6 +454,7 @@ def _reset_sequences() -> None:
                 f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
                 f"COALESCE((SELECT MAX(id) FROM {table}), 1))"
             )
+            cur.execute(f"ANALYZE {table}")
 
 
 def load_records(
