@@ -1,9 +1,47 @@
-"""Pages of pharmacy."""
+"""Pages of pharmacy (药品库存)."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-NAV: tuple[tuple[str, str, str, tuple[str, ...]], ...] = ()
+from yigongti.accounts.rules import Perm
+from yigongti.pharmacy import views
+from yigongti.web.shell import page
 
-urlpatterns: list[URLPattern] = []
+NAV: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("药品库存", "web:pharmacy-stock", Perm.VIEW_STOCK, ("/pharmacy/",)),
+)
+
+urlpatterns: list[URLPattern] = [
+    path(
+        "pharmacy/",
+        page(views.stock, perm=Perm.VIEW_STOCK, methods=("GET",)),
+        name="pharmacy-stock",
+    ),
+    path(
+        "pharmacy/movements/",
+        page(views.ledger, perm=Perm.VIEW_STOCK, methods=("GET",)),
+        name="pharmacy-movements",
+    ),
+    path("pharmacy/dispense/", page(views.dispense, perm=Perm.DISPENSE), name="pharmacy-dispense"),
+    path(
+        "pharmacy/deliveries/",
+        page(views.deliveries, perm=Perm.VIEW_STOCK),
+        name="pharmacy-deliveries",
+    ),
+    path(
+        "pharmacy/procurement/",
+        page(views.procurement, perm=Perm.VIEW_STOCK),
+        name="pharmacy-procurement",
+    ),
+    path(
+        "pharmacy/shortages/",
+        page(views.shortages, perm=Perm.VIEW_STOCK),
+        name="pharmacy-shortages",
+    ),
+    path(
+        "pharmacy/alerts/",
+        page(views.alerts, perm=Perm.VIEW_STOCK, methods=("GET",)),
+        name="pharmacy-alerts",
+    ),
+]
