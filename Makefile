@@ -21,10 +21,14 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	@touch $(STAMP)
 
+# The MQTT subscriber (home BP meters and glucometers, docs/devices.md) runs beside the web
+# server and stops with it; without a broker it keeps retrying and the pages still work.
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py demo
-	$(PY) manage.py runserver $(HOST)
+	@$(PY) manage.py mqtt_subscriber & sub=$$!; \
+	  trap 'kill $$sub 2>/dev/null' EXIT INT TERM; \
+	  $(PY) manage.py runserver $(HOST)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from run import machine, p95  # noqa: E402
 
-# bench/fhir.py would shadow the fhir.resources package the web pages import
+# keep bench/ off the path: a module there named like an installed package would shadow it
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
 PG_ADMIN_URL = os.environ.get(

@@ -136,7 +136,6 @@ class DeliveryOut(Schema):
     total_promised: int
     total_delivered: int
     total_overdue: int
-    followups_counted: bool = Field(..., description="慢病随访是否已纳入计算")
     lines: list[LineOut]
 
 
@@ -241,7 +240,6 @@ def delivery_out(d: queries.Delivery) -> DeliveryOut:
         total_promised=d.total_promised,
         total_delivered=d.total_delivered,
         total_overdue=d.total_overdue,
-        followups_counted=d.followups_available,
         lines=[LineOut(**vars(x)) for x in d.lines],
     )
 

@@ -15,6 +15,7 @@ from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from yigongti.accounts.models import Account
+from yigongti.chronic import queries as chronic_queries
 from yigongti.core import audit
 from yigongti.core.actor import Actor, ScopeKind
 from yigongti.core.errors import Forbidden, NotFound
@@ -25,11 +26,6 @@ from yigongti.residents.queries import residents_visible_to
 
 from . import rules
 from .models import Contract, ContractStatus, ServicePackage, Team, TeamMember
-
-try:  # the chronic app's read functions (built in parallel; guarded so contracts work alone)
-    from yigongti.chronic import queries as chronic_queries
-except ImportError:  # pragma: no cover - depends on the chronic app's progress
-    chronic_queries = None  # type: ignore[assignment]
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 VIEW = "view_residents"
@@ -218,7 +214,6 @@ class Delivery:
     contract_id: int
     year: rules.ContractYear
     lines: list[ServiceLine] = field(default_factory=list)
-    followups_available: bool = True
 
     @property
     def total_promised(self) -> int:
@@ -258,29 +253,13 @@ def _local_date(at: datetime) -> date:
     return timezone.localtime(at, SHANGHAI).date()
 
 
-def followups_available() -> bool:
-    return chronic_queries is not None and hasattr(chronic_queries, "followups_between")
-
-
 def _followup_rows(ids: list[int], lo: date, hi: date) -> list[tuple[int, date, str]]:
-    """(resident_id, date, disease) of the chronic app's follow-ups, whatever row shape its
-    `followups_between` returns (model instances, dicts or a values queryset)."""
-    if not followups_available():
-        return []
+    """(resident_id, date, disease) of the chronic app's follow-ups in lo..hi."""
     rows = chronic_queries.followups_between(ids, lo, hi)
-    if isinstance(rows, QuerySet):
-        return [
-            (int(r), d, str(dis))
-            for r, d, dis in rows.values_list("resident_id", "followup_date", "disease")
-        ]
-    out: list[tuple[int, date, str]] = []
-    for row in rows:  # plain rows (dicts or objects): read the documented fields
-        get = row.get if isinstance(row, dict) else (lambda k, d=None, r=row: getattr(r, k, d))
-        day = get("followup_date") or get("date")
-        if isinstance(day, datetime):
-            day = _local_date(day)
-        out.append((int(get("resident_id")), day, str(get("disease", "") or "")))
-    return out
+    return [
+        (int(r), d, str(dis))
+        for r, d, dis in rows.values_list("resident_id", "followup_date", "disease")
+    ]
 
 
 def delivery_of(contracts: Sequence[Contract], today: date | None = None) -> dict[int, Delivery]:
@@ -332,7 +311,7 @@ def delivery_of(contracts: Sequence[Contract], today: date | None = None) -> dic
     out: dict[int, Delivery] = {}
     for c in contracts:
         y = years[c.pk]
-        d = Delivery(c.pk, y, followups_available=followups_available())
+        d = Delivery(c.pk, y)
         for item in c.package.services or []:
             service, promised = str(item["service"]), int(item["count"])
             if service == "consultation":
@@ -386,14 +365,8 @@ def _with_overdue(batch: list[Contract], today: date) -> list[tuple[Contract, De
 # --- priority groups -------------------------------------------------------------------------
 
 
-def registers_available() -> bool:
-    return chronic_queries is not None and hasattr(chronic_queries, "register_resident_ids")
-
-
 def _register_ids(disease: str) -> Any:
-    """Resident ids on the chronic register of a disease (a subquery or a list), or None."""
-    if not registers_available():
-        return None
+    """Resident ids on the chronic register of a disease, as a subquery."""
     return chronic_queries.register_resident_ids([disease])
 
 
@@ -421,9 +394,8 @@ def group_condition(group: str, today: date) -> Q | None:
             _diagnosis_q(rules.DIAGNOSIS_PREFIXES[group]), encounter__status="current"
         ).values("resident_id")
         q = Q(pk__in=dx)
-        reg = _register_ids(group) if group in ("hypertension", "diabetes") else None
-        if reg is not None:
-            q |= Q(pk__in=reg)
+        if group in ("hypertension", "diabetes"):
+            q |= Q(pk__in=_register_ids(group))
         return q
     if group == "pregnant":
         since = datetime.combine(

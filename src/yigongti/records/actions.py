@@ -794,12 +794,10 @@ def upsert_observation(
     content = digest(data)
     try:
         with transaction.atomic():
-            existing = _current_by_source(Observation, data.provenance)
-            if existing is not None and existing.digest == content:
+            existing, same = _previous_version(Observation, data.provenance, content, "observation")
+            if existing is not None and same:
                 return existing, Outcome.UNCHANGED
             if existing is not None:
-                existing = _lock_current(existing)
-                _retire(existing, "observation", VersionStatus.AMENDED)
                 obs.replaces = existing
                 obs.amend_reason = "来源系统更新"
             obs.resident = resident
@@ -832,6 +830,22 @@ def upsert_observation(
         if existing is None:
             raise
         return existing, Outcome.UNCHANGED
+
+
+def _previous_version(
+    model: type[C], prov: Provenance, content: str, object_type: str
+) -> tuple[C | None, bool]:
+    """The current version with the same outside identity, and whether it already holds
+    this content. A different content retires it (amended) so that the caller's new row
+    replaces it; call inside the caller's transaction."""
+    existing = _current_by_source(model, prov)
+    if existing is None:
+        return None, False
+    if existing.digest == content:
+        return existing, True
+    existing = _lock_current(existing)
+    _retire(existing, object_type, VersionStatus.AMENDED)
+    return existing, False
 
 
 def do_record_observation(actor: Actor, resident: Resident, data: ObservationInput) -> Observation:
@@ -867,12 +881,9 @@ def upsert_exam(actor: Actor, resident: Resident, data: ExamInput) -> tuple[Heal
     facility = _facility_for(actor, data.facility_id)
     content = digest(data)
     with transaction.atomic():
-        existing = _current_by_source(HealthExam, data.provenance)
-        if existing is not None and existing.digest == content:
+        existing, same = _previous_version(HealthExam, data.provenance, content, "exam")
+        if existing is not None and same:
             return existing, Outcome.UNCHANGED
-        if existing is not None:
-            existing = _lock_current(existing)
-            _retire(existing, "exam", VersionStatus.AMENDED)
         exam = HealthExam(
             resident=resident,
             facility=facility,
@@ -943,12 +954,9 @@ def upsert_report(
     facility = _facility_for(actor, data.facility_id)
     content = digest(data)
     with transaction.atomic():
-        existing = _current_by_source(DiagnosticReport, data.provenance)
-        if existing is not None and existing.digest == content:
+        existing, same = _previous_version(DiagnosticReport, data.provenance, content, "report")
+        if existing is not None and same:
             return existing, Outcome.UNCHANGED
-        if existing is not None:
-            existing = _lock_current(existing)
-            _retire(existing, "report", VersionStatus.AMENDED)
         report = DiagnosticReport(
             resident=resident,
             facility=facility,

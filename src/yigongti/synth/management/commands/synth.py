@@ -9,7 +9,10 @@ from django.utils import timezone
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from yigongti.network.models import Division
+from yigongti.synth.chronic import load_chronic
+from yigongti.synth.contracts import load_contracts
 from yigongti.synth.load import build_county
+from yigongti.synth.pharmacy import load_pharmacy
 from yigongti.synth.plan import DEFAULT_SEED, SIZES
 from yigongti.synth.records import load_records
 from yigongti.synth.referrals import load_referrals
@@ -58,19 +61,22 @@ class Command(BaseCommand):
             counts: dict[str, int] = {}
             if options["clinical_years"] > 0:
                 history = bar.add_task("clinical history", total=n)
+                seed, today = options["seed"], timezone.localdate()
                 counts = load_records(
-                    seed=options["seed"],
-                    today=timezone.localdate(),
+                    seed=seed,
+                    today=today,
                     years=options["clinical_years"],
                     progress=lambda k: bar.advance(history, k),
                 )
+                # Chronic registers read the visits' diagnoses and home meters; contracts
+                # read the registers: keep this order.
+                counts.update(load_chronic(seed=seed, today=today, years=options["clinical_years"]))
+                counts["contracts"] = load_contracts(seed=seed, today=today)
                 counts.update(
-                    load_referrals(
-                        seed=options["seed"],
-                        today=timezone.localdate(),
-                        years=options["clinical_years"],
-                    )
+                    load_referrals(seed=seed, today=today, years=options["clinical_years"])
                 )
+                if options["size"] != "tiny":
+                    counts.update(load_pharmacy(seed=seed, today=today, catalogue=300))
         self.stdout.write(
             self.style.SUCCESS(
                 f"synthetic county ({options['size']}, seed {options['seed']}): {n} residents "

@@ -2,8 +2,8 @@
 resources/s, and `Patient/$everything` for a resident with 500 entries < 500 ms, on
 PostgreSQL.
 
-    python bench/fhir.py                      # ygt_bench_fhir: demo county (20 k residents)
-    python bench/fhir.py --observations 50000 --no-write
+    python bench/fhir_exchange.py               # ygt_bench_fhir: demo county (20 k residents)
+    python bench/fhir_exchange.py --observations 50000 --no-write
 
 The database `ygt_bench_fhir` is rebuilt on every run (≈1–2 min for the county). The
 figures go between the `fhir` markers at the end of docs/benchmarks.md."""
@@ -215,7 +215,7 @@ def report(lines: list[str]) -> str:
         "",
         f"Machine: {machine()}; shared with other work while measured (2 cores). "
         f"Date: {time.strftime('%Y-%m-%d')}. PostgreSQL database `{DB}` (demo county, "
-        "20 k residents); `python bench/fhir.py`.",
+        "20 k residents); `python bench/fhir_exchange.py`.",
         "",
     ]
     for ln in lines:
