@@ -108,8 +108,11 @@ class Drug(models.Model):
 
 
 class ClinicalBase(models.Model):
+    # Foreign keys carry no single-column index of their own: every model has a composite
+    # index that starts with the resident (and, where queried, the facility), and the rarely
+    # set pointers get partial indexes. Fewer indexes keep bulk imports fast at 10 M rows.
     resident = models.ForeignKey(
-        Resident, verbose_name="居民", on_delete=models.PROTECT, related_name="+"
+        Resident, verbose_name="居民", on_delete=models.PROTECT, related_name="+", db_index=False
     )
     facility = models.ForeignKey(
         Facility,
@@ -118,6 +121,7 @@ class ClinicalBase(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
     status = models.CharField(
         "版本状态", max_length=16, choices=VersionStatus.choices, default=VersionStatus.CURRENT
@@ -129,6 +133,7 @@ class ClinicalBase(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
     )
     amend_reason = models.CharField("更正原因", max_length=200, blank=True)
     source = models.CharField("来源", max_length=10, choices=Source.choices, default=Source.MANUAL)
@@ -136,7 +141,12 @@ class ClinicalBase(models.Model):
     source_id = models.CharField("来源标识", max_length=128, blank=True)
     digest = models.CharField("内容摘要", max_length=64, blank=True)  # sha256 of the input
     recorded_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     recorded_at = models.DateTimeField("录入时间", auto_now_add=True)
 
@@ -146,6 +156,11 @@ class ClinicalBase(models.Model):
     @property
     def is_current(self) -> bool:
         return self.status == VersionStatus.CURRENT
+
+
+def _pointer_index(field: str, name: str) -> models.Index:
+    """An index on a pointer that most rows leave empty (amendments, parts of a report)."""
+    return models.Index(fields=[field], name=name, condition=Q(**{f"{field}__isnull": False}))
 
 
 def _source_unique(name: str) -> models.UniqueConstraint:
@@ -199,6 +214,7 @@ class Encounter(ClinicalBase):
         indexes = [
             models.Index(fields=["resident", "started_at"], name="encounter_resident_time"),
             models.Index(fields=["facility", "started_at"], name="encounter_facility_time"),
+            _pointer_index("replaces", "encounter_replaces"),
         ]
 
     def __str__(self) -> str:
@@ -209,7 +225,9 @@ class Diagnosis(models.Model):
     """One diagnosis of an encounter (ICD-10 national clinical edition)."""
 
     encounter = models.ForeignKey(Encounter, on_delete=models.PROTECT, related_name="diagnoses")
-    resident = models.ForeignKey(Resident, on_delete=models.PROTECT, related_name="+")
+    resident = models.ForeignKey(
+        Resident, on_delete=models.PROTECT, related_name="+", db_index=False
+    )  # the (resident, code) index serves it
     code = models.ForeignKey(
         ICD10Code,
         verbose_name="ICD-10",
@@ -250,7 +268,10 @@ class HealthExam(ClinicalBase):
         verbose_name = "健康体检"
         verbose_name_plural = "健康体检"
         constraints = [_source_unique("exam_unique_source")]
-        indexes = [models.Index(fields=["resident", "exam_date"], name="exam_resident_date")]
+        indexes = [
+            models.Index(fields=["resident", "exam_date"], name="exam_resident_date"),
+            _pointer_index("replaces", "exam_replaces"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} {self.exam_date}"
@@ -281,7 +302,10 @@ class DiagnosticReport(ClinicalBase):
         verbose_name = "检查检验报告"
         verbose_name_plural = "检查检验报告"
         constraints = [_source_unique("report_unique_source")]
-        indexes = [models.Index(fields=["resident", "issued_at"], name="report_resident_time")]
+        indexes = [
+            models.Index(fields=["resident", "issued_at"], name="report_resident_time"),
+            _pointer_index("replaces", "report_replaces"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} {self.issued_at:%Y-%m-%d}"
@@ -293,13 +317,28 @@ class Observation(ClinicalBase):
     `value` systolic, `value2` diastolic."""
 
     encounter = models.ForeignKey(
-        Encounter, null=True, blank=True, on_delete=models.PROTECT, related_name="observations"
+        Encounter,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="observations",
+        db_index=False,
     )
     exam = models.ForeignKey(
-        HealthExam, null=True, blank=True, on_delete=models.PROTECT, related_name="observations"
+        HealthExam,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="observations",
+        db_index=False,
     )
     report = models.ForeignKey(
-        DiagnosticReport, null=True, blank=True, on_delete=models.PROTECT, related_name="results"
+        DiagnosticReport,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="results",
+        db_index=False,
     )
     kind = models.CharField("项目", max_length=24)
     code = models.CharField("LOINC/项目编码", max_length=24)
@@ -339,7 +378,12 @@ class Prescription(ClinicalBase):
     """One prescribed item (处方明细): drug, dose, frequency, days."""
 
     encounter = models.ForeignKey(
-        Encounter, null=True, blank=True, on_delete=models.PROTECT, related_name="prescriptions"
+        Encounter,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="prescriptions",
+        db_index=False,
     )
     drug = models.ForeignKey(Drug, verbose_name="药品", on_delete=models.PROTECT, related_name="+")
     drug_name = models.CharField("药品名称", max_length=160)
@@ -358,6 +402,8 @@ class Prescription(ClinicalBase):
         indexes = [
             models.Index(fields=["resident", "prescribed_at"], name="rx_resident_time"),
             models.Index(fields=["facility", "prescribed_at"], name="rx_facility_time"),
+            _pointer_index("encounter", "rx_encounter"),
+            _pointer_index("replaces", "rx_replaces"),
         ]
 
     def __str__(self) -> str:
@@ -424,7 +470,7 @@ class Entry(models.Model):
     occurred_at = models.DateTimeField("时间")
     kind = models.CharField("类型", max_length=12, choices=EntryKind.choices)
     facility = models.ForeignKey(
-        Facility, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        Facility, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     object_type = models.CharField(max_length=24)
     object_id = models.BigIntegerField()
