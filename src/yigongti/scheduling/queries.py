@@ -78,6 +78,14 @@ class SessionView:
     session: ExpertSession
     slots: list[SlotView]
 
+    @property
+    def public_free(self) -> int:
+        return sum(x.public_free for x in self.slots)
+
+    @property
+    def reserved_free(self) -> int:
+        return sum(x.reserved_free for x in self.slots)
+
 
 def schedule_board(
     day_from: date,

@@ -38,6 +38,9 @@ def test_publish_board_book_and_beds(client_as, village_residents):
     v = client_as("village_doctor")
     board = v.get(f"/scheduling/?from={day.isoformat()}")
     assert board.status_code == 200 and expert.name in board.content.decode()
+    assert "选择时段" in board.content.decode()  # all departments: one line per session
+    one = v.get(f"/scheduling/?from={day.isoformat()}&department={expert.department_id}")
+    assert f'name="slot_id" value="{slot.pk}"' in one.content.decode()
     v.post("/scheduling/book/", {"slot_id": slot.pk, "mpi_id": village_residents[0].mpi_id})
     assert Booking.objects.filter(slot=slot).count() == 1
     o = client_as("outsider_doctor")
