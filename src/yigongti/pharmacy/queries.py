@@ -25,6 +25,8 @@ from .models import (
     StockBalance,
     StockMinimum,
     StockMovement,
+    StockTake,
+    StockTakeLine,
 )
 from .scope import manages_group, may_view, stock_facility_ids
 
@@ -293,3 +295,44 @@ def check_stock() -> tuple[int, list[Mismatch]]:
     for (f, b), s in ledger.items():
         bad.append(Mismatch(f, b, Decimal(0), s))
     return n, bad
+
+
+# --- reads for the stock-keeping pages -------------------------------------------------------
+
+
+def balances_at(
+    actor: Actor, facility_id: int, *, q: str = "", limit: int = 300
+) -> list[StockBalance]:
+    """A facility's batch balances (zero ones too: a return may go back into an emptied
+    batch), by item and FEFO, for the loss / return / stock-take forms."""
+    get_facility_for(actor, facility_id)
+    rows = StockBalance.objects.filter(facility_id=facility_id).select_related("drug", "batch")
+    if q:
+        rows = rows.filter(
+            Q(drug__generic_name__contains=q)
+            | Q(drug__initials__startswith=q.upper())
+            | Q(drug_id=q)
+        )
+    return list(rows.order_by("drug_id", "expiry", "batch_id")[:limit])
+
+
+def minimums_at(actor: Actor, facility_id: int, *, limit: int = 500) -> list[StockMinimum]:
+    """A facility's minimum stock levels (库存下限), by item."""
+    get_facility_for(actor, facility_id)
+    return list(
+        StockMinimum.objects.filter(facility_id=facility_id)
+        .select_related("drug")
+        .order_by("drug_id")[:limit]
+    )
+
+
+def get_stock_take_for(actor: Actor, take_id: int) -> StockTake:
+    """One stock take with its lines (expected, counted, variance); out of scope → NotFound."""
+    take = StockTake.objects.filter(pk=take_id).first()
+    if take is None or not may_view(actor, take.facility_id):
+        raise NotFound("盘点")
+    return take
+
+
+def stock_take_lines(take: StockTake) -> QuerySet[StockTakeLine]:
+    return StockTakeLine.objects.filter(take=take).select_related("batch__drug").order_by("pk")

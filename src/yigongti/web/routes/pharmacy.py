@@ -23,6 +23,22 @@ urlpatterns: list[URLPattern] = [
         page(views.ledger, perm=Perm.VIEW_STOCK, methods=("GET",)),
         name="pharmacy-movements",
     ),
+    path("pharmacy/adjust/", page(views.adjust, perm=Perm.MANAGE_STOCK), name="pharmacy-adjust"),
+    path(
+        "pharmacy/stock-take/",
+        page(views.stock_take, perm=Perm.MANAGE_STOCK),
+        name="pharmacy-stock-take",
+    ),
+    path(
+        "pharmacy/stock-take/<int:take_id>/",
+        page(views.stock_take_result, perm=Perm.MANAGE_STOCK, methods=("GET",)),
+        name="pharmacy-stock-take-result",
+    ),
+    path(
+        "pharmacy/minimums/",
+        page(views.minimums, perm=Perm.MANAGE_STOCK),
+        name="pharmacy-minimums",
+    ),
     path("pharmacy/dispense/", page(views.dispense, perm=Perm.DISPENSE), name="pharmacy-dispense"),
     path(
         "pharmacy/deliveries/",
@@ -38,6 +54,11 @@ urlpatterns: list[URLPattern] = [
         "pharmacy/shortages/",
         page(views.shortages, perm=Perm.VIEW_STOCK),
         name="pharmacy-shortages",
+    ),
+    path(
+        "pharmacy/shortages/<int:shortage_id>/",
+        page(views.shortage, perm=Perm.VIEW_STOCK),
+        name="pharmacy-shortage",
     ),
     path(
         "pharmacy/alerts/",
