@@ -47,7 +47,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--residents", type=int, default=200_000)
     ap.add_argument("--years", type=float, default=3.0)
-    ap.add_argument("--readings", type=int, default=3_000)
+    ap.add_argument("--readings", type=int, default=10_000)
+    ap.add_argument("--single", type=int, default=300, help="readings filed one by one")
+    ap.add_argument("--batch", type=int, default=500, help="readings per ingest_batch call")
+    ap.add_argument("--ahead", type=int, default=500, help="publisher's lead over the subscriber")
+    ap.add_argument(
+        "--only-ingest", action="store_true", help="skip the worklist and indicator figures"
+    )
     ap.add_argument("--reuse", action="store_true", help="keep an already loaded database")
     args = ap.parse_args()
 
@@ -68,11 +74,12 @@ def main() -> None:
     from yigongti.accounts.rules import Perm
     from yigongti.chronic import queries
     from yigongti.chronic.actions import DeviceInput, do_bind_device, do_register_device
-    from yigongti.chronic.ingest import ingest_reading
+    from yigongti.chronic.ingest import ingest_batch, ingest_reading
     from yigongti.chronic.models import Followup, Registration
     from yigongti.chronic.mqtt import Subscriber, topic_for
     from yigongti.core.actor import Actor, Scope, ScopeKind
     from yigongti.network.models import Division
+    from yigongti.records.models import Observation
     from yigongti.residents.models import Resident
     from yigongti.synth.chronic import load_chronic
     from yigongti.synth.load import build_county
@@ -103,7 +110,7 @@ def main() -> None:
 
     # 1. a township's overdue worklist (first page of 50 rows, riskiest first)
     samples = []
-    for i in range(120):
+    for i in range(0 if args.only_ingest else 120):
         tid = townships[i % len(townships)]
         actor = Actor(
             1,
@@ -116,11 +123,12 @@ def main() -> None:
         rows = list(queries.worklist(actor, today=today)[:50])
         samples.append((time.perf_counter() - t) * 1000)
         assert rows is not None
-    emit(row("township overdue worklist (50 rows)", samples[20:]))
+    if samples:
+        emit(row("township overdue worklist (50 rows)", samples[20:]))
 
     # 2. the county's rates for all villages, one year
     county = Actor(1, "bench", "commission", scope=Scope(ScopeKind.ALL), permissions=perms)
-    for disease in ("hypertension", "diabetes"):
+    for disease in () if args.only_ingest else ("hypertension", "diabetes"):
         samples = []
         for _ in range(6):
             t = time.perf_counter()
@@ -137,8 +145,12 @@ def main() -> None:
 
     # 3. ingestion: bound devices, then readings directly and through Mosquitto
     system = Actor.system("bench")
+    # home BP meters go to registered hypertension patients: abnormal readings reach the
+    # alert / follow-up-forward path
     residents = list(
-        Resident.objects.filter(status="active").order_by("pk").values_list("pk", flat=True)[:200]
+        Registration.objects.filter(disease="hypertension", status="active")
+        .order_by("?")  # other patients in each run
+        .values_list("resident_id", flat=True)[:200]
     )
     facility = Registration.objects.values_list("facility_id", flat=True).first()
     run = uuid.uuid4().hex[:6]
@@ -160,13 +172,66 @@ def main() -> None:
             "pulse": 70,
         }
 
-    n = args.readings
-    t = time.perf_counter()
-    for i in range(n):
-        ingest_reading(payload(i, serials[i % len(serials)]))
-    direct = n / (time.perf_counter() - t)
-    emit(f"| ingest_reading direct (one process) | {n} | {direct:.0f} readings/s | | |")
+    def message(i: int) -> tuple[str, dict[str, object]]:
+        """Reading i of the stream: mostly bound BP meters; every 100th from an unknown
+        device (quarantined), every 100th + 50 out of range (rejected), every 100th + 25
+        the previous reading sent again (duplicate)."""
+        if i % 100 == 25 and i > 0:
+            i -= 1
+        serial = serials[i % len(serials)]
+        if i % 100 == 0:
+            serial = f"UNKNOWN{run}{i % 7}"
+        p = payload(i, serial)
+        if i % 100 == 50:
+            p["systolic"] = 400
+        return serial, p
 
+    def accounting(c: dict[str, int], n_in: int) -> str:
+        total = c["stored"] + c["duplicate"] + c["quarantined"] + c["rejected"]
+        lost = f" + NOT FILED {n_in - total}" if total != n_in else ""
+        return (
+            f"in {n_in} = stored {c['stored']} + duplicate {c['duplicate']} + "
+            f"quarantined {c['quarantined']} + rejected {c['rejected']}{lost}"
+        )
+
+    def stored_in_db() -> int:
+        return Observation.objects.filter(
+            kind="bp", source="device", source_system__startswith=f"device:BENCH{run}"
+        ).count()
+
+    from collections import Counter
+
+    # 3a. one by one (the HTTP path: a batch of one), for comparison
+    n1 = min(args.single, args.readings)
+    t = time.perf_counter()
+    for i in range(n1):
+        ingest_reading(payload(i, serials[i % len(serials)]))
+    single = n1 / (time.perf_counter() - t)
+    emit(f"| ingest_reading one by one (batch of one) | {n1} | {single:.0f} readings/s | | |")
+
+    # 3b. batches straight into the database (what one subscriber transaction does)
+    n = args.readings
+    base = base + timedelta(seconds=n1 + 10)
+    counts: Counter[str] = Counter()
+    batch_ms: list[float] = []
+    before = stored_in_db()
+    t = time.perf_counter()
+    for start in range(0, n, args.batch):
+        batch = [message(i)[1] for i in range(start, min(n, start + args.batch))]
+        tb = time.perf_counter()
+        for r in ingest_batch(batch):
+            counts[str(r.status)] += 1
+        batch_ms.append((time.perf_counter() - tb) * 1000)
+    direct = n / (time.perf_counter() - t)
+    assert stored_in_db() - before == counts["stored"]
+    emit(
+        f"| ingest_batch direct, batches of {args.batch} | {n} | {direct:.0f} readings/s "
+        f"(batch median {statistics.median(batch_ms):.0f} ms, p95 {p95(batch_ms):.0f} ms) | "
+        f"{accounting(counts, n)} | |"
+    )
+
+    # 3c. end to end through Mosquitto
+    base = base + timedelta(seconds=n + 10)
     prefix = f"ygt-bench-{run}/devices"
     sub = Subscriber(client_id=f"ygt-bench-{run}", prefix=prefix)
     stop = threading.Event()
@@ -180,27 +245,39 @@ def main() -> None:
     pub.max_inflight_messages_set(100)
     pub.connect("127.0.0.1", 1883)
     pub.loop_start()
+    before = stored_in_db()
     t = time.perf_counter()
-    offset = n + 10
     for i in range(n):
         # stay under Mosquitto's default per-client queue (max_queued_messages 1000): the
         # broker drops QoS 1 messages beyond it, before the subscriber could see them
-        while i - sum(sub.counts.values()) > 500:
-            time.sleep(0.01)
-        serial = serials[i % len(serials)]
-        pub.publish(topic_for(serial, prefix), json.dumps(payload(offset + i, serial)), qos=1)
-    while sum(sub.counts.values()) < n and time.perf_counter() - t < 600:
-        time.sleep(0.05)
+        waited = time.perf_counter()
+        while i - sum(sub.counts.values()) > args.ahead:
+            if time.perf_counter() - waited > 30:  # the broker dropped some: stop, report
+                break
+            time.sleep(0.002)
+        serial, p = message(i)
+        pub.publish(topic_for(serial, prefix), json.dumps(p), qos=1)
+    last, quiet = -1, time.perf_counter()
+    while sum(sub.counts.values()) < n and time.perf_counter() - quiet < 30:
+        if sum(sub.counts.values()) != last:
+            last, quiet = sum(sub.counts.values()), time.perf_counter()
+        time.sleep(0.01)
     mq = n / (time.perf_counter() - t)
     stop.set()
     th.join(20)
     pub.disconnect()
     pub.loop_stop()
+    gone = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"ygt-bench-{run}", clean_session=True
+    )
+    gone.connect("127.0.0.1", 1883)  # drop the bench's persistent session on the broker
+    gone.disconnect()
     c = sub.counts
+    assert stored_in_db() - before == c["stored"], (stored_in_db() - before, dict(c))
     emit(
-        f"| MQTT end to end (QoS 1, one subscriber) | {n} | {mq:.0f} readings/s | "
-        f"in {n} = stored {c['stored']} + duplicate {c['duplicate']} + "
-        f"quarantined {c['quarantined']} + rejected {c['rejected']} | |"
+        f"| MQTT end to end (QoS 1, one subscriber, publisher ≤{args.ahead} ahead) | {n} | "
+        f"{mq:.0f} readings/s (mean batch {n / max(1, sub.batches):.0f} messages) | "
+        f"{accounting(c, n)}; errors {c['error']} | |"
     )
     print(
         f"\nN: {n_res} residents, {n_reg} registrations, {n_fu} follow-ups ({args.years:g} years)"

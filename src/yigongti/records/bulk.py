@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time
 from typing import Any
 
@@ -37,7 +37,7 @@ from yigongti.residents.models import Resident
 from yigongti.residents.queries import residents_visible_to, survivor_of
 
 from . import rules
-from .actions import SHANGHAI, ObservationInput, Outcome, Provenance
+from .actions import RECORD, SHANGHAI, ObservationInput, Outcome, Provenance, aware
 from .models import (
     Encounter,
     Entry,
@@ -703,3 +703,230 @@ def _write_chunk(
         state.counts = snapshot[1]
         state.errors = snapshot[2]
         _write_observations(actor, state, observations, seen)
+
+
+# --- batches of standalone observations (home devices) ----------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What `write_observations` did with one item: its outcome and observation (the stored
+    version, or the earlier one for `unchanged`), or why it was not written."""
+
+    outcome: Outcome | None
+    observation_id: int | None = None
+    resident_id: int | None = None
+    error: LineError | None = None
+
+
+def _current_versions(keys: set[tuple[str, str]]) -> dict[tuple[str, str], tuple[int, str]]:
+    """(source_system, source_id) → (pk, digest) of the current versions, in one query."""
+    if not keys:
+        return {}
+    systems = sorted({k[0] for k in keys})
+    values = sorted({k[1] for k in keys})
+    found: dict[tuple[str, str], tuple[int, str]] = {}
+    for pk, system, sid, dig in (
+        Observation.objects.filter(
+            status=VersionStatus.CURRENT, source_system__in=systems, source_id__in=values
+        )
+        .exclude(source_id="")  # the partial unique index's condition (see above)
+        .values_list("pk", "source_system", "source_id", "digest")
+    ):
+        if (system, sid) in keys:
+            found[(system, sid)] = (pk, dig)
+    return found
+
+
+def write_observations(
+    actor: Actor,
+    items: list[tuple[int, ObservationInput]],
+    *,
+    facility_id: int | None = None,
+    summary: str = "批量写入",
+    amend: bool = True,
+) -> list[Written]:
+    """Write many standalone observations (resident id, input) at once: the batch form of
+    `actions.upsert_observation` for high-rate sources (home devices). The same checks
+    (plausible time and value), the same idempotency by (source_system, source_id) and the
+    same digest, so an item sent once singly and once in a batch is one observation: the same
+    content again is `unchanged`, other content an amendment (`amend=False`: `unchanged`
+    too, the first version stands). Observations and their timeline entries go in with COPY
+    on PostgreSQL, in one transaction with one audit entry for the batch. Returns one
+    `Written` per item, in order; bad items carry their error and are not written."""
+    if not (actor.is_system or actor.can(RECORD)):
+        raise Forbidden("无权录入诊疗记录", "Not allowed to write clinical records")
+    try:
+        return _write_batch(actor, items, facility_id, summary, amend)
+    except IntegrityError:  # another writer stored some of these identities meanwhile
+        return _write_batch(actor, items, facility_id, summary, amend)
+
+
+def _batch_residents(actor: Actor, ids: set[int]) -> tuple[dict[int, _Who], set[int]]:
+    who: dict[int, _Who] = {}
+    for pk, born, into in Resident.objects.filter(pk__in=ids).values_list(
+        "pk", "birth_date", "merged_into_id"
+    ):
+        if into is None:
+            who[pk] = _Who(pk, born)
+        else:
+            r = survivor_of(Resident.objects.get(pk=pk))
+            who[pk] = _Who(r.pk, r.birth_date)
+    targets = {w.pk for w in who.values()}
+    if actor.is_system:
+        return who, targets
+    return who, set(residents_visible_to(actor).filter(pk__in=targets).values_list("pk", flat=True))
+
+
+def _write_batch(
+    actor: Actor,
+    items: list[tuple[int, ObservationInput]],
+    facility_id: int | None,
+    summary: str,
+    amend: bool,
+) -> list[Written]:
+    now = timezone.now()
+    who, allowed = _batch_residents(actor, {rid for rid, _ in items})
+    encounter_ids = {d.encounter_id for _, d in items if d.encounter_id}
+    enc_ok = set(
+        Encounter.objects.filter(pk__in=encounter_ids, status=VersionStatus.CURRENT).values_list(
+            "pk", flat=True
+        )
+    )
+    out: list[Written | None] = [None] * len(items)
+    ready: list[tuple[int, dict[str, Any]]] = []  # (item index, row)
+    first_of: dict[tuple[str, str], tuple[int, str]] = {}  # key → (item index, digest)
+    repeats: list[tuple[int, int]] = []  # (item index, index of the first with its key)
+    where = {"effective_at": "effective_at", "value": "value"}
+    for i, (rid, data) in enumerate(items):
+        resident = who.get(rid)
+        try:
+            if resident is None:
+                raise LineError("resident", "unknown_patient", "找不到该居民", "Unknown patient")
+            if resident.pk not in allowed:
+                raise LineError(
+                    "resident",
+                    "out_of_scope",
+                    "该居民不在您的服务范围内",
+                    "Resident is outside your area",
+                )
+            if data.encounter_id and data.encounter_id not in enc_ok:
+                raise LineError(
+                    "encounter_id",
+                    "unknown_encounter",
+                    "找不到引用的就诊（或已被更正）",
+                    "Unknown or no longer current encounter",
+                )
+            timed = replace(data, effective_at=aware(data.effective_at or now))
+            row = _check(_Obs(i, ("pk", str(rid)), timed, where), resident, now)
+        except LineError as exc:
+            out[i] = Written(None, error=exc)
+            continue
+        digest = digest_of(data)
+        prov = data.provenance
+        if prov.source_id:
+            key = (prov.source_system, prov.source_id)
+            if key in first_of:
+                j, first_digest = first_of[key]
+                if first_digest == digest or not amend:
+                    repeats.append((i, j))
+                else:
+                    out[i] = Written(
+                        None,
+                        error=LineError(
+                            "provenance.source_id",
+                            "repeated_identifier",
+                            "同一批中该标识出现多次且内容不同",
+                            "The identifier repeats in the batch with different content",
+                        ),
+                    )
+                continue
+            first_of[key] = (i, digest)
+        row.update(
+            resident_id=resident.pk,
+            facility_id=(data.facility_id or facility_id) if actor.is_system else actor.facility_id,
+            encounter_id=data.encounter_id,
+            device_serial=data.device_serial.strip()[:64],
+            source=prov.source,
+            source_system=prov.source_system,
+            source_id=prov.source_id,
+            digest=digest,
+            recorded_by_id=actor.user_id,
+            recorded_at=now,
+        )
+        ready.append((i, row))
+    existing = _current_versions(
+        {(r["source_system"], r["source_id"]) for _, r in ready if r["source_id"]}
+    )
+    rows: list[dict[str, Any]] = []
+    placed: list[tuple[int, Outcome]] = []
+    retire: list[int] = []
+    for i, row in ready:
+        old = existing.get((row["source_system"], row["source_id"])) if row["source_id"] else None
+        if old is not None and (old[1] == row["digest"] or not amend):
+            out[i] = Written(Outcome.UNCHANGED, old[0], row["resident_id"])
+            continue
+        if old is not None:
+            retire.append(old[0])
+            row["replaces_id"] = old[0]
+            row["amend_reason"] = "来源系统更新"
+        rows.append(row)
+        placed.append((i, Outcome.UPDATED if old is not None else Outcome.CREATED))
+    ids: list[int] = []
+    with transaction.atomic():
+        if rows:
+            if retire:
+                Observation.objects.filter(pk__in=retire, status=VersionStatus.CURRENT).update(
+                    status=VersionStatus.AMENDED
+                )
+                Entry.objects.filter(object_type="observation", object_id__in=retire).update(
+                    status=VersionStatus.AMENDED
+                )
+            ids = _insert(Observation, rows)
+            _insert(
+                Entry,
+                [
+                    {
+                        "resident_id": r["resident_id"],
+                        "occurred_at": r["effective_at"],
+                        "kind": EntryKind.OBSERVATION,
+                        "object_type": "observation",
+                        "object_id": pk,
+                        "title": f"{r['name']} {_display(r)}"[:200],
+                        "summary": summary[:500],
+                        "facility_id": r["facility_id"],
+                    }
+                    for r, pk in zip(rows, ids, strict=True)
+                ],
+            )
+            for (i, outcome), row, pk in zip(placed, rows, ids, strict=True):
+                out[i] = Written(outcome, pk, row["resident_id"])
+        for i, j in repeats:
+            first = out[j]
+            out[i] = Written(
+                Outcome.UNCHANGED,
+                first.observation_id if first else None,
+                first.resident_id if first else None,
+            )
+        done = [w for w in out if w is not None]
+        created = sum(1 for w in done if w.outcome == Outcome.CREATED)
+        updated = sum(1 for w in done if w.outcome == Outcome.UPDATED)
+        if created or updated:
+            audit.record(
+                actor,
+                audit.Action.IMPORT,
+                "observation_batch",
+                str(min(ids)),
+                detail={
+                    "items": len(items),
+                    "created": created,
+                    "updated": updated,
+                    "unchanged": sum(1 for w in done if w.outcome == Outcome.UNCHANGED),
+                    "failed": sum(1 for w in done if w.outcome is None),
+                    "observation_ids": [min(ids), max(ids)],
+                    # which residents' records the batch wrote (the audit log's "whose")
+                    "residents": sorted({r["resident_id"] for r in rows}),
+                    "sources": sorted({r["source"] for r in rows}),
+                },
+            )
+    return [w if w is not None else Written(None) for w in out]

@@ -22,11 +22,26 @@ class Command(BaseCommand):
         parser.add_argument(
             "--max-seconds", type=float, default=None, help="stop after this long (tests, batches)"
         )
+        parser.add_argument(
+            "--batch-size", type=int, default=500, help="most messages filed in one transaction"
+        )
+        parser.add_argument(
+            "--batch-ms",
+            type=float,
+            default=200,
+            help="longest wait for a batch to fill after its first message (ms)",
+        )
 
     def handle(self, *args: Any, **opts: Any) -> None:
         logging.getLogger("yigongti.chronic").setLevel(logging.INFO)
         url = opts["url"] or broker_url()
-        sub = Subscriber(url=url, client_id=opts["client_id"], prefix=opts["topic_prefix"])
+        sub = Subscriber(
+            url=url,
+            client_id=opts["client_id"],
+            prefix=opts["topic_prefix"],
+            max_batch=max(1, opts["batch_size"]),
+            max_wait=max(0.0, opts["batch_ms"]) / 1000,
+        )
         stop = threading.Event()
         if threading.current_thread() is threading.main_thread():
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
