@@ -212,7 +212,7 @@ def main() -> None:
     # 3b. batches straight into the database (what one subscriber transaction does)
     n = args.readings
     base = base + timedelta(seconds=n1 + 10)
-    counts: Counter[str] = Counter()
+    outcomes: Counter[str] = Counter()
     batch_ms: list[float] = []
     before = stored_in_db()
     t = time.perf_counter()
@@ -220,14 +220,14 @@ def main() -> None:
         batch = [message(i)[1] for i in range(start, min(n, start + args.batch))]
         tb = time.perf_counter()
         for r in ingest_batch(batch):
-            counts[str(r.status)] += 1
+            outcomes[str(r.status)] += 1
         batch_ms.append((time.perf_counter() - tb) * 1000)
     direct = n / (time.perf_counter() - t)
-    assert stored_in_db() - before == counts["stored"]
+    assert stored_in_db() - before == outcomes["stored"]
     emit(
         f"| ingest_batch direct, batches of {args.batch} | {n} | {direct:.0f} readings/s "
         f"(batch median {statistics.median(batch_ms):.0f} ms, p95 {p95(batch_ms):.0f} ms) | "
-        f"{accounting(counts, n)} | |"
+        f"{accounting(outcomes, n)} | |"
     )
 
     # 3c. end to end through Mosquitto
