@@ -96,6 +96,21 @@ def _clinical_resources() -> list[JSON]:
     return out
 
 
+def _care_resources() -> list[JSON]:
+    from .careplans import PARAMS
+
+    docs = {
+        "CareTeam": "家庭医生团队 (family-doctor team): members are Practitioners with their "
+        "team role, managingOrganization the team's facility; no subject. Search by patient "
+        "gives the team of the resident's active contract.",
+        "CarePlan": "慢病管理 (chronic-disease registration): category = disease, period from "
+        "enrolment, activity = the next scheduled follow-up, careTeam = the contracted team.",
+    }
+    return [
+        _resource(name, ("read", "search-type"), PARAMS[name], doc) for name, doc in docs.items()
+    ]
+
+
 def capability_statement(base: str) -> JSON:
     return {
         "resourceType": "CapabilityStatement",
@@ -169,6 +184,7 @@ def capability_statement(base: str) -> JSON:
                         ],
                     ),
                     *_clinical_resources(),
+                    *_care_resources(),
                     _resource(
                         "Organization",
                         ("read", "search-type"),

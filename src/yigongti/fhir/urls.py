@@ -3,7 +3,7 @@ anything else under /fhir/ answers with an OperationOutcome, never an HTML page.
 
 from django.urls import path, re_path
 
-from . import clinical_views, views
+from . import careplans, clinical_views, views
 
 app_name = "fhir"
 
@@ -28,5 +28,9 @@ urlpatterns = [
             re_path(rf"^{t}/{_ID}$", clinical_views.INSTANCE_VIEWS[t], name=t.lower()),
         )
     ],
+    path("CareTeam", careplans.care_team_type, name="careteam-type"),
+    re_path(rf"^CareTeam/{_ID}$", careplans.care_team_instance, name="careteam"),
+    path("CarePlan", careplans.care_plan_type, name="careplan-type"),
+    re_path(rf"^CarePlan/{_ID}$", careplans.care_plan_instance, name="careplan"),
     re_path(r"^(?P<path>.*)$", views.unknown, name="unknown"),
 ]

@@ -12,6 +12,8 @@ from typing import Any
 
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
+from fhir.resources.R4B.careplan import CarePlan
+from fhir.resources.R4B.careteam import CareTeam
 from fhir.resources.R4B.condition import Condition
 from fhir.resources.R4B.diagnosticreport import DiagnosticReport
 from fhir.resources.R4B.encounter import Encounter
@@ -38,6 +40,8 @@ MODELS: dict[str, type[FHIRResourceModel]] = {
     "Observation": Observation,
     "MedicationRequest": MedicationRequest,
     "DiagnosticReport": DiagnosticReport,
+    "CareTeam": CareTeam,
+    "CarePlan": CarePlan,
 }
 
 

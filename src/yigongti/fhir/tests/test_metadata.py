@@ -18,13 +18,15 @@ def test_metadata_needs_no_login_and_lists_what_is_implemented(county):
     assert cs["fhirVersion"] == "4.0.1" and cs["kind"] == "instance"
     resources = {r["type"]: r for r in cs["rest"][0]["resource"]}
     clinical = ("Encounter", "Condition", "Observation", "MedicationRequest", "DiagnosticReport")
-    assert set(resources) == {"Patient", "Organization", "Practitioner", *clinical}
+    care = ("CareTeam", "CarePlan")
+    assert set(resources) == {"Patient", "Organization", "Practitioner", *clinical, *care}
     codes = {t: {i["code"] for i in r["interaction"]} for t, r in resources.items()}
     assert codes == {
         "Patient": {"read", "search-type", "create", "update"},
         "Organization": {"read", "search-type"},
         "Practitioner": {"read", "search-type"},
         **{t: {"read", "search-type", "create"} for t in clinical},
+        **{t: {"read", "search-type"} for t in care},
     }
     assert [i["code"] for i in cs["rest"][0]["interaction"]] == ["transaction"]
     assert resources["Patient"]["operation"][0]["name"] == "everything"
