@@ -24,16 +24,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from run import p95  # noqa: E402
+
 PG_ADMIN = "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
 DB = "ygt_bench_chronic"
 os.environ.setdefault("YGT_DATABASE_URL", f"postgres://postgres:postgres@127.0.0.1:5432/{DB}")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yigongti.settings")
 os.environ.setdefault("YGT_VAR_DIR", str(ROOT / "var" / "bench-chronic"))
-
-
-def p95(values: list[float]) -> float:
-    s = sorted(values)
-    return s[min(len(s) - 1, round(0.95 * (len(s) - 1)))]
 
 
 def row(name: str, samples: list[float]) -> str:

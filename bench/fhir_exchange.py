@@ -11,7 +11,6 @@ figures go between the `fhir` markers at the end of docs/benchmarks.md."""
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import random
@@ -23,15 +22,10 @@ from datetime import timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# This file is named fhir.py: keep bench/ off the path, or it hides the fhir.resources package.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 sys.path.insert(0, str(ROOT / "src"))
-_spec = importlib.util.spec_from_file_location("bench_run", ROOT / "bench" / "run.py")
-assert _spec is not None and _spec.loader is not None
-_run = importlib.util.module_from_spec(_spec)
-sys.modules["bench_run"] = _run
-_spec.loader.exec_module(_run)
-machine, p95 = _run.machine, _run.p95
+sys.path.insert(0, str(ROOT / "bench"))
+
+from run import machine, p95, write_section  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get(
     "YGT_BENCH_PG_ADMIN", "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
@@ -270,19 +264,6 @@ def report(lines: list[str]) -> str:
     return "\n".join(out) + "\n"
 
 
-def write(section: str) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text()
-    begin, end = "<!-- fhir:begin -->", "<!-- fhir:end -->"
-    block = f"{begin}\n{section}{end}"
-    if begin in text and end in text:
-        head, rest = text.split(begin, 1)
-        text = head + block + rest.split(end, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.write_text(text)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--observations", type=int, default=50_000)
@@ -325,7 +306,7 @@ def main() -> None:
     section = report(lines)
     print(section)
     if not args.no_write:
-        write(section)
+        write_section(ROOT / "docs" / "benchmarks.md", "fhir", section)
 
 
 if __name__ == "__main__":

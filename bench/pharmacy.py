@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from run import machine, p95  # noqa: E402
+from run import machine, p95, write_section  # noqa: E402
 
 # keep bench/ off the path: a module there named like an installed package would shadow it
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
@@ -346,15 +346,6 @@ def report(lines: list[str]) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_docs(text: str) -> None:
-    doc = ROOT / "docs" / "benchmarks.md"
-    body = doc.read_text()
-    begin, end = "<!-- pharmacy:begin -->", "<!-- pharmacy:end -->"
-    head, rest = body.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    doc.write_text(f"{head}{begin}\n{text}{end}{tail}")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--fresh", action="store_true", help="rebuild the database")
@@ -371,7 +362,7 @@ def main() -> None:
     text = report(lines)
     print(text)
     if not args.no_write:
-        write_docs(text)
+        write_section(ROOT / "docs" / "benchmarks.md", "pharmacy", text)
 
 
 if __name__ == "__main__":

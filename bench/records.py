@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from run import machine, p95  # noqa: E402
+from run import machine, p95, write_section  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get(
     "YGT_BENCH_PG_ADMIN", "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
@@ -215,15 +215,6 @@ def report(lines: list[str]) -> str:
     return "\n".join(out) + "\n"
 
 
-def write_docs(text: str) -> None:
-    doc = ROOT / "docs" / "benchmarks.md"
-    body = doc.read_text()
-    begin, end = "<!-- records:begin -->", "<!-- records:end -->"
-    head, rest = body.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    doc.write_text(f"{head}{begin}\n{text}{end}{tail}")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--residents", type=int, default=1_000_000)
@@ -239,7 +230,7 @@ def main() -> None:
         lines += run_child("build", args.residents)
     lines += run_child("measure", args.residents)
     if not args.no_write:
-        write_docs(report(lines))
+        write_section(ROOT / "docs" / "benchmarks.md", "records", report(lines))
 
 
 if __name__ == "__main__":

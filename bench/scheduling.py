@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import re
 import statistics
 import sys
 import threading
@@ -30,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from run import machine, p95  # noqa: E402
+from run import machine, p95, write_section  # noqa: E402
 
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != ROOT / "bench"]
 
@@ -220,19 +219,11 @@ def main() -> None:
     )
     text = "\n".join(lines)
     print(text)
-    doc = ROOT / "docs" / "benchmarks.md"
-    body = doc.read_text()
-    new = re.sub(
-        r"<!-- scheduling:begin -->.*?<!-- scheduling:end -->",
-        lambda m: (
-            "<!-- scheduling:begin -->\n"
-            "### Referrals and scheduling (bench/scheduling.py, PostgreSQL)\n\n"
-            f"{text}\n<!-- scheduling:end -->"
-        ),
-        body,
-        flags=re.S,
+    write_section(
+        ROOT / "docs" / "benchmarks.md",
+        "scheduling",
+        f"### Referrals and scheduling (bench/scheduling.py, PostgreSQL)\n\n{text}\n",
     )
-    doc.write_text(new)
 
 
 if __name__ == "__main__":
