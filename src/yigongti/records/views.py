@@ -101,7 +101,20 @@ def _lookup_attrs(datalist: str, url: str) -> dict[str, str]:
     }
 
 
-class EncounterForm(forms.Form):
+class MeasurementFields(forms.Form):
+    """The measurement boxes a visit and a health check share (read by `vitals_from`)."""
+
+    sbp = forms.FloatField(label="收缩压 mmHg", required=False)
+    dbp = forms.FloatField(label="舒张压 mmHg", required=False)
+    pulse = forms.FloatField(label="心率 次/分", required=False)
+    temperature = forms.FloatField(label="体温 ℃", required=False)
+    height = forms.FloatField(label="身高 cm", required=False)
+    weight = forms.FloatField(label="体重 kg", required=False)
+    waist = forms.FloatField(label="腰围 cm", required=False)
+    glucose_fasting = forms.FloatField(label="空腹血糖 mmol/L", required=False)
+
+
+class EncounterForm(MeasurementFields):
     kind = forms.ChoiceField(label="就诊类型", choices=EncounterKind.choices, initial="outpatient")
     started_at = forms.DateTimeField(
         label="就诊时间",
@@ -113,14 +126,6 @@ class EncounterForm(forms.Form):
     present_illness = forms.CharField(
         label="现病史", required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
-    sbp = forms.FloatField(label="收缩压 mmHg", required=False)
-    dbp = forms.FloatField(label="舒张压 mmHg", required=False)
-    pulse = forms.FloatField(label="心率 次/分", required=False)
-    temperature = forms.FloatField(label="体温 ℃", required=False)
-    height = forms.FloatField(label="身高 cm", required=False)
-    weight = forms.FloatField(label="体重 kg", required=False)
-    waist = forms.FloatField(label="腰围 cm", required=False)
-    glucose_fasting = forms.FloatField(label="空腹血糖 mmol/L", required=False)
     notes = forms.CharField(
         label="处理意见", required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
@@ -530,18 +535,11 @@ EXAM_FINDINGS = (
 )
 
 
-class ExamForm(forms.Form):
+class ExamForm(MeasurementFields):
     kind = forms.ChoiceField(label="体检类型", choices=ExamKind.choices)
     exam_date = forms.DateField(label="体检日期", widget=forms.DateInput(attrs={"type": "date"}))
-    temperature = forms.FloatField(label="体温 ℃", required=False)
-    pulse = forms.FloatField(label="脉率 次/分", required=False)
+    pulse = forms.FloatField(label="脉率 次/分", required=False)  # the exam form's own term
     respiration = forms.FloatField(label="呼吸 次/分", required=False)
-    sbp = forms.FloatField(label="收缩压 mmHg", required=False)
-    dbp = forms.FloatField(label="舒张压 mmHg", required=False)
-    height = forms.FloatField(label="身高 cm", required=False)
-    weight = forms.FloatField(label="体重 kg", required=False)
-    waist = forms.FloatField(label="腰围 cm", required=False)
-    glucose_fasting = forms.FloatField(label="空腹血糖 mmol/L", required=False)
     conclusion = forms.CharField(
         label="健康评价", required=False, widget=forms.Textarea(attrs={"rows": 2})
     )
