@@ -11,10 +11,12 @@ from ninja.renderers import JSONRenderer
 from yigongti.accounts.actors import request_actor
 from yigongti.accounts.api import router as accounts_router
 from yigongti.chronic.api import router as chronic_router
+from yigongti.consults.api import router as consults_router
 from yigongti.contracts.api import router as contracts_router
 from yigongti.core.api import ActorAuth, domain_error_body, pydantic_errors_body
 from yigongti.core.audit_api import router as audit_router
 from yigongti.core.errors import DomainError, Forbidden, NotFound
+from yigongti.indicators.api import router as indicators_router
 from yigongti.network.api import router as network_router
 from yigongti.pharmacy.api import router as pharmacy_router
 from yigongti.records.api import router as records_router
@@ -53,6 +55,8 @@ api.add_router("", contracts_router)
 api.add_router("", referrals_router)
 api.add_router("", scheduling_router)
 api.add_router("", pharmacy_router)
+api.add_router("", consults_router)
+api.add_router("", indicators_router)
 
 
 @api.exception_handler(DomainError)

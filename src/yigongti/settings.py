@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "yigongti.contracts",
     "yigongti.referrals",
     "yigongti.pharmacy",
+    "yigongti.consults",
+    "yigongti.indicators",
     "yigongti.fhir",
     "yigongti.synth",
     "yigongti.web",

@@ -54,6 +54,14 @@ class Perm(StrEnum):
     MANAGE_STOCK = "manage_stock"  # receipts, transfers, losses, stock takes
     PROCURE = "procure"  # approve and consolidate purchase requests, order, distribute
     REGISTER_SHORTAGE = "register_shortage"  # 缺药登记
+    # consults (远程会诊, 共享诊断中心, 专家下沉)
+    CONSULT = (
+        "consult"  # request and answer consultations, request centre readings, ack critical values
+    )
+    READ_STUDIES = "read_studies"  # a diagnosis centre's reader: claim, report, review
+    MANAGE_DISPATCH = "manage_dispatch"  # roster of seconded experts, sessions, trainings
+    # indicators (监测指标, 千分制)
+    MANAGE_INDICATORS = "manage_indicators"  # catalogue, scoring schemes, publish, evidence review
 
 
 _CLINICAL = {
@@ -72,6 +80,7 @@ _CLINICAL = {
     Perm.VIEW_STOCK,
     Perm.DISPENSE,
     Perm.REGISTER_SHORTAGE,
+    Perm.CONSULT,
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -92,6 +101,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.VIEW_RESIDENTS,
             Perm.VIEW_INDICATORS,
             Perm.VIEW_STOCK,
+            Perm.MANAGE_INDICATORS,
         }
     ),
     Role.GROUP_ADMIN: frozenset(
@@ -105,9 +115,12 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
             Perm.MANAGE_SCHEDULES,
             Perm.MANAGE_STOCK,
             Perm.PROCURE,
+            Perm.READ_STUDIES,
+            Perm.MANAGE_DISPATCH,
+            Perm.MANAGE_INDICATORS,
         }
     ),
-    Role.COUNTY_DOCTOR: frozenset(_CLINICAL | {Perm.MANAGE_SCHEDULES}),
+    Role.COUNTY_DOCTOR: frozenset(_CLINICAL | {Perm.MANAGE_SCHEDULES, Perm.READ_STUDIES}),
     Role.TOWNSHIP_DOCTOR: frozenset(_CLINICAL),
     Role.VILLAGE_DOCTOR: frozenset(_CLINICAL),
     Role.PHARMACIST: frozenset(

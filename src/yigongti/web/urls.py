@@ -11,10 +11,30 @@ from yigongti.network import views as network
 from yigongti.residents import views as residents
 
 from . import views
-from .routes import chronic, contracts, imports, pharmacy, records, referrals, scheduling
+from .routes import (
+    chronic,
+    consults,
+    contracts,
+    imports,
+    indicators,
+    pharmacy,
+    records,
+    referrals,
+    scheduling,
+)
 from .shell import page
 
-APP_ROUTES = (records, chronic, contracts, referrals, scheduling, pharmacy, imports)
+APP_ROUTES = (
+    records,
+    chronic,
+    contracts,
+    referrals,
+    scheduling,
+    consults,
+    pharmacy,
+    indicators,
+    imports,
+)
 
 app_name = "web"
 

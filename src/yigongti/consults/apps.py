@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ConsultsConfig(AppConfig):
+    name = "yigongti.consults"
+    verbose_name = "远程会诊与共享诊断中心"
