@@ -16,6 +16,7 @@ from yigongti.contracts.api import router as contracts_router
 from yigongti.core.api import ActorAuth, domain_error_body, pydantic_errors_body
 from yigongti.core.audit_api import router as audit_router
 from yigongti.core.errors import DomainError, Forbidden, NotFound
+from yigongti.diagnostics.api import router as diagnostics_router
 from yigongti.indicators.api import router as indicators_router
 from yigongti.network.api import router as network_router
 from yigongti.pharmacy.api import router as pharmacy_router
@@ -56,6 +57,7 @@ api.add_router("", referrals_router)
 api.add_router("", scheduling_router)
 api.add_router("", pharmacy_router)
 api.add_router("", consults_router)
+api.add_router("", diagnostics_router)
 api.add_router("", indicators_router)
 
 

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "yigongti.referrals",
     "yigongti.pharmacy",
     "yigongti.consults",
+    "yigongti.diagnostics",
     "yigongti.indicators",
     "yigongti.fhir",
     "yigongti.synth",
