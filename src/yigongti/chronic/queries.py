@@ -287,6 +287,13 @@ def worklist(
     ).order_by("-risk", "-overdue", "next_due", "pk")
 
 
+def home_alerts_visible_to(actor: Actor) -> QuerySet[Registration]:
+    """Registrations carrying a home-monitoring alert (an abnormal device reading, or repeated
+    uncontrolled ones that brought the follow-up forward), newest first. The alert stays
+    until the next follow-up is recorded."""
+    return registrations_visible_to(actor).exclude(alert="").order_by("-alert_at", "pk")
+
+
 def _unit_column(by: str) -> str:
     return {"village": "resident__village_id", "township": "resident__township_id"}[by]
 

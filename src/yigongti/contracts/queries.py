@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from yigongti.accounts.models import Account
@@ -507,6 +507,37 @@ def coverage_by_team(
     )
     by_team = {r["tid"]: (r["num"], r["den"]) for r in rows}
     return [CoverageRow(t.pk, t.name, *by_team.get(t.pk, (0, 0))) for t in teams]
+
+
+def team_home_alerts(actor: Actor, team: Team) -> QuerySet[Any]:
+    """The contracted doctor's alert list (issue 4): home-monitoring alerts of the residents
+    holding an active contract with the team, within the actor's area, newest first."""
+    signed = Contract.objects.filter(
+        team=team, status=ContractStatus.ACTIVE, resident_id=OuterRef("resident_id")
+    )
+    return chronic_queries.home_alerts_visible_to(actor).filter(Exists(signed))
+
+
+def home_alert_counts(actor: Actor, team_ids: Sequence[int]) -> dict[int, int]:
+    """team id → how many of its contracted residents carry a home-monitoring alert."""
+    if not team_ids or not actor.can("manage_chronic"):
+        return {}
+    team_of = Subquery(
+        Contract.objects.filter(
+            status=ContractStatus.ACTIVE,
+            team_id__in=list(team_ids),
+            resident_id=OuterRef("resident_id"),
+        ).values("team_id")[:1]
+    )
+    rows = (
+        chronic_queries.home_alerts_visible_to(actor)
+        .annotate(team_id=team_of)
+        .filter(team_id__isnull=False)
+        .values("team_id")
+        .annotate(n=Count("pk"))
+        .order_by()
+    )
+    return {r["team_id"]: r["n"] for r in rows}
 
 
 def check_can_read(actor: Actor) -> None:

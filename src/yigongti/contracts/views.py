@@ -28,6 +28,7 @@ TABS = {
     "expiring": "即将到期",
     "overdue": "履约逾期",
     "priority": "未签约重点人群",
+    "alerts": "家庭监测提醒",
 }
 
 
@@ -80,7 +81,12 @@ def home(request: HttpRequest, actor: Actor) -> HttpResponse:
     return render(
         request,
         "contracts/home.html",
-        {"teams": teams, "mine": mine, "can_manage": actor.can("manage_teams")},
+        {
+            "teams": teams,
+            "mine": mine,
+            "can_manage": actor.can("manage_teams"),
+            "alerts": queries.home_alert_counts(actor, sorted(mine)),
+        },
     )
 
 
@@ -106,6 +112,11 @@ def team_page(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
         page = _page(request, qs)
         items = list(page.object_list)
         ctx.update(page=page, rows=_rows(items, queries.delivery_of(items, today)))
+    elif tab == "alerts":
+        if not actor.can("manage_chronic"):
+            raise Forbidden()
+        page = _page(request, queries.team_home_alerts(actor, team))
+        ctx.update(page=page, alerts=list(page.object_list), today=today)
     elif tab == "overdue":
         pairs = queries.overdue_contracts(actor, team, today)
         page = _page(request, pairs)

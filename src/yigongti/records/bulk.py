@@ -484,8 +484,8 @@ def _write_observations(
             Entry.objects.filter(object_type="observation", object_id__in=retire).update(
                 status=VersionStatus.AMENDED
             )
-        ids = _insert(Observation, rows)
-        _insert(
+        ids = insert_rows(Observation, rows)
+        insert_rows(
             Entry,
             [
                 {
@@ -529,16 +529,22 @@ def _json_default(o: object) -> str:
     return o.isoformat() if isinstance(o, date | datetime) else str(o)
 
 
-def _insert(model: type[models.Model], rows: list[dict[str, Any]]) -> list[int]:
+def insert_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> list[int]:
     """Insert rows given as {attname: value} (missing fields take their defaults) and return
-    their ids. PostgreSQL: ids drawn from the sequence in one query, rows sent with COPY;
-    elsewhere bulk_create."""
+    their ids, in order. PostgreSQL: ids drawn from the sequence in one query, rows sent with
+    COPY (JSON fields adapted as jsonb); elsewhere bulk_create. No signals, no auto_now: the
+    caller gives timestamps. Used by the bulk import paths and the synthetic county."""
     if connection.vendor != "postgresql":
         objs = model._default_manager.bulk_create([model(**r) for r in rows])
         return [int(o.pk) for o in objs]
+    if not rows:
+        return []
+    from psycopg.types.json import Jsonb
+
     table = model._meta.db_table
     fields = list(model._meta.concrete_fields)
     defaults = {f.attname: f.get_default() for f in fields if not f.primary_key and f.attname}
+    json_fields = {f.attname for f in fields if isinstance(f, models.JSONField)}
     with connection.cursor() as cur:
         cur.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
@@ -552,7 +558,13 @@ def _insert(model: type[models.Model], rows: list[dict[str, Any]]) -> list[int]:
         sql = f'COPY "{table}" ({", ".join(chr(34) + c + chr(34) for c in columns)}) FROM STDIN'
         with connection.wrap_database_errors, raw.copy(sql) as copy:
             for pk, r in zip(ids, rows, strict=True):
-                copy.write_row([pk if n == "id" else r.get(n, defaults.get(n)) for n in names])
+                values = [pk if n == "id" else r.get(n, defaults.get(n)) for n in names]
+                if json_fields:
+                    values = [
+                        Jsonb(v) if n in json_fields and v is not None else v
+                        for n, v in zip(names, values, strict=True)
+                    ]
+                copy.write_row(values)
     return ids
 
 
@@ -882,8 +894,8 @@ def _write_batch(
                 Entry.objects.filter(object_type="observation", object_id__in=retire).update(
                     status=VersionStatus.AMENDED
                 )
-            ids = _insert(Observation, rows)
-            _insert(
+            ids = insert_rows(Observation, rows)
+            insert_rows(
                 Entry,
                 [
                     {
