@@ -3,9 +3,12 @@ county's management and control rates for all villages, and device-reading inges
 (direct and end-to-end through Mosquitto), into PostgreSQL.
 
     .venv/bin/python bench/chronic.py --residents 200000 --years 3
+    .venv/bin/python bench/chronic.py --database ygt_bench_records   # the 1 M county
 
-Creates its own database (ygt_bench_chronic), never the demo one. Prints the table rows
-for docs/benchmarks.md (between the chronic markers)."""
+By default it creates its own database (ygt_bench_chronic), never the demo one. With
+`--database` it uses an existing benchmark county (e.g. the 1 M residents of
+bench/records.py) and adds the chronic registers and `--years` of follow-ups to it once.
+Prints the table rows for docs/benchmarks.md (between the chronic markers)."""
 
 from __future__ import annotations
 
@@ -28,9 +31,6 @@ from run import p95  # noqa: E402
 
 PG_ADMIN = "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
 DB = "ygt_bench_chronic"
-os.environ.setdefault("YGT_DATABASE_URL", f"postgres://postgres:postgres@127.0.0.1:5432/{DB}")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yigongti.settings")
-os.environ.setdefault("YGT_VAR_DIR", str(ROOT / "var" / "bench-chronic"))
 
 
 def row(name: str, samples: list[float]) -> str:
@@ -52,11 +52,22 @@ def main() -> None:
         "--only-ingest", action="store_true", help="skip the worklist and indicator figures"
     )
     ap.add_argument("--reuse", action="store_true", help="keep an already loaded database")
+    ap.add_argument(
+        "--database",
+        default=DB,
+        help="an existing benchmark county to add the chronic data to (never dropped)",
+    )
     args = ap.parse_args()
+    own = args.database == DB
+    os.environ.setdefault(
+        "YGT_DATABASE_URL", f"postgres://postgres:postgres@127.0.0.1:5432/{args.database}"
+    )
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yigongti.settings")
+    os.environ.setdefault("YGT_VAR_DIR", str(ROOT / "var" / "bench-chronic"))
 
     import psycopg
 
-    if not args.reuse:
+    if own and not args.reuse:
         with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
             conn.execute(f"CREATE DATABASE {DB}")
@@ -87,7 +98,14 @@ def main() -> None:
         lines.append(line)
         print(line, flush=True)
 
-    if not args.reuse:
+    if not own:
+        call_command("migrate", verbosity=0)
+        if not Registration.objects.exists():
+            t1 = time.perf_counter()
+            counts = load_chronic(seed=20260101, years=args.years, chunk=20_000)
+            print(f"chronic {time.perf_counter() - t1:.0f} s {counts}", flush=True)
+            call_command("dbshell", "--", "-c", "VACUUM ANALYZE")
+    elif not args.reuse:
         call_command("migrate", verbosity=0)
         t0 = time.perf_counter()
         build_county(size="bench", residents=args.residents, password=settings.DEMO_PASSWORD)
