@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
 from .actor import Actor
 from .models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
+logger = logging.getLogger(__name__)
 
 
 class Action:
@@ -74,31 +76,82 @@ def record(
     detail: dict[str, Any] | None = None,
 ) -> AuditEntry:
     """Append one entry. Runs in the caller's transaction when there is one (a write and its
-    audit entry commit or roll back together), else in its own."""
+    audit entry commit or roll back together), else in its own. The entry is written
+    unsealed and sealed into the hash chain as soon as the transaction commits, by this
+    request (`seal`), so writers do not hold the chain's tip while they work and commit."""
+    entry = AuditEntry(
+        at=timezone.now(),
+        user_id=actor.user_id,
+        username=actor.username,
+        role=actor.role,
+        facility_id=actor.facility_id,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        resident_id=resident_id,
+        detail=json.loads(json.dumps(detail or {}, ensure_ascii=False, default=str)),
+        ip=actor.ip,
+    )
     with transaction.atomic():
-        head = AuditHead.objects.select_for_update().filter(pk=1).first()
-        if head is None:
-            head, _ = AuditHead.objects.get_or_create(pk=1)
-            head = AuditHead.objects.select_for_update().get(pk=1)
-        entry = AuditEntry(
-            seq=head.last_seq + 1,
-            at=timezone.now(),
-            user_id=actor.user_id,
-            username=actor.username,
-            role=actor.role,
-            facility_id=actor.facility_id,
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id),
-            resident_id=resident_id,
-            detail=json.loads(json.dumps(detail or {}, ensure_ascii=False, default=str)),
-            ip=actor.ip,
-            prev_hash=head.last_hash,
-        )
-        entry.hash = entry_hash(entry.prev_hash, entry.seq, entry.at, _hashed_fields(entry))
         entry.save()
-        AuditHead.objects.filter(pk=1).update(last_seq=entry.seq, last_hash=entry.hash)
+        conn = transaction.get_connection()
+        if not any(job[1] is _seal_after_commit for job in conn.run_on_commit):
+            transaction.on_commit(_seal_after_commit)  # once per transaction
     return entry
+
+
+def _seal_after_commit() -> None:
+    try:
+        seal()
+    except DatabaseError:  # the entry is committed; the next seal (or verify) chains it
+        logger.exception("audit: sealing after commit failed")
+
+
+def seal(batch: int = 2_000) -> int:
+    """Chain every committed, unsealed entry onto the tip, oldest (by id) first, and return
+    how many were sealed. One short transaction per batch holds the tip's row lock; a writer
+    that finds the work done by another finishes at once."""
+    sealed = 0
+    while True:
+        with transaction.atomic():
+            head = AuditHead.objects.select_for_update().filter(pk=1).first()
+            if head is None:
+                AuditHead.objects.get_or_create(pk=1)
+                head = AuditHead.objects.select_for_update().get(pk=1)
+            pending = list(AuditEntry.objects.filter(seq__isnull=True).order_by("id")[:batch])
+            if not pending:
+                return sealed
+            seq, prev = head.last_seq, head.last_hash
+            rows: list[tuple[int, int, str, str]] = []
+            for e in pending:
+                seq += 1
+                h = entry_hash(prev, seq, e.at, _hashed_fields(e))
+                rows.append((e.pk, seq, prev, h))
+                prev = h
+            _write_seals(rows)
+            AuditHead.objects.filter(pk=1).update(last_seq=seq, last_hash=prev)
+        sealed += len(rows)
+        if len(pending) < batch:
+            return sealed
+
+
+def _write_seals(rows: list[tuple[int, int, str, str]]) -> None:
+    table = AuditEntry._meta.db_table
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            values = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
+            cur.execute(
+                f"UPDATE {table} AS a SET seq = v.seq, prev_hash = v.prev, hash = v.h "  # noqa: S608
+                f"FROM (VALUES {values}) AS v(id, seq, prev, h) "
+                "WHERE a.id = v.id AND a.seq IS NULL",
+                [x for r in rows for x in (r[0], r[1], r[2], r[3])],
+            )
+        else:
+            cur.executemany(
+                f"UPDATE {table} SET seq = %s, prev_hash = %s, hash = %s "  # noqa: S608
+                "WHERE id = %s AND seq IS NULL",
+                [(r[1], r[2], r[3], r[0]) for r in rows],
+            )
 
 
 @dataclass
@@ -113,6 +166,7 @@ def _entries(batch: int = 5000) -> Iterator[AuditEntry]:
     last = 0
     while True:
         chunk = list(AuditEntry.objects.filter(seq__gt=last).order_by("seq")[:batch])
+        # (unsealed entries have no seq: `verify_chain` seals them first)
         if not chunk:
             return
         yield from chunk
@@ -120,7 +174,9 @@ def _entries(batch: int = 5000) -> Iterator[AuditEntry]:
 
 
 def verify_chain() -> ChainReport:
-    """Walk the whole chain; report the first entry whose link or content does not match."""
+    """Seal what is pending, then walk the whole chain; report the first entry whose link or
+    content does not match."""
+    seal()
     prev = GENESIS
     expected_seq = 1
     n = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 
 from .api import ErrorOut, actor_of
 from .audit import verify_chain
@@ -16,7 +16,8 @@ router = Router(tags=["audit"])
 
 
 class AuditOut(Schema):
-    seq: int
+    id: int
+    seq: int | None = Field(None, description="链序号；刚写入、尚未封存入链时为空")
     at: datetime
     username: str
     role: str
@@ -36,7 +37,7 @@ def audit_log(
     action: str = "",
     username: str = "",
     resident_id: int | None = None,
-    before_seq: int | None = None,
+    before_id: int | None = None,
     limit: int = 100,
 ) -> list[AuditOut]:
     qs = audit_entries_visible_to(actor_of(request))
@@ -46,8 +47,8 @@ def audit_log(
         qs = qs.filter(username=username)
     if resident_id is not None:
         qs = qs.filter(resident_id=resident_id)
-    if before_seq is not None:
-        qs = qs.filter(seq__lt=before_seq)
+    if before_id is not None:
+        qs = qs.filter(pk__lt=before_id)
     return [AuditOut.model_validate(e, from_attributes=True) for e in qs[: min(limit, 500)]]
 
 

@@ -8,9 +8,11 @@ from django.db import models
 class AuditEntry(models.Model):
     """One audited event. Append-only: each entry carries the hash of the one before
     (`prev_hash`) and its own (`hash`), so any edit or deletion breaks the chain that
-    `manage.py verify_audit` walks."""
+    `manage.py verify_audit` walks. An entry is written unsealed (no `seq`, no hashes) in its
+    write's transaction and sealed into the chain right after that commits
+    (`core.audit.seal`), so concurrent writers never queue on the chain's tip."""
 
-    seq = models.BigIntegerField("序号", unique=True)
+    seq = models.BigIntegerField("序号", unique=True, null=True, blank=True)
     at = models.DateTimeField("时间", db_index=True)
     user_id = models.BigIntegerField("用户ID", null=True, blank=True)
     username = models.CharField("用户", max_length=150)
@@ -22,17 +24,23 @@ class AuditEntry(models.Model):
     resident_id = models.BigIntegerField("居民ID", null=True, blank=True, db_index=True)
     detail = models.JSONField("详情", default=dict, blank=True)
     ip = models.CharField("来源地址", max_length=64, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64)
+    prev_hash = models.CharField(max_length=64, blank=True, default="")
+    hash = models.CharField(max_length=64, blank=True, default="")
 
     class Meta:
         verbose_name = "审计日志"
         verbose_name_plural = "审计日志"
-        ordering = ["-seq"]
-        indexes = [models.Index(fields=["user_id", "-seq"], name="audit_user_seq")]
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["user_id", "-id"], name="audit_user_id"),
+            models.Index(
+                fields=["id"], condition=models.Q(seq__isnull=True), name="audit_unsealed"
+            ),
+        ]
 
     def __str__(self) -> str:
-        return f"#{self.seq} {self.username} {self.action} {self.object_type}:{self.object_id}"
+        seq = self.seq or "待封存"
+        return f"#{seq} {self.username} {self.action} {self.object_type}:{self.object_id}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None:
@@ -44,8 +52,8 @@ class AuditEntry(models.Model):
 
 
 class AuditHead(models.Model):
-    """The chain's tip: one row, locked while an entry is appended so that two requests
-    never chain onto the same predecessor."""
+    """The chain's tip: one row, locked while pending entries are sealed onto it, so two
+    sealers never chain onto the same predecessor."""
 
     last_seq = models.BigIntegerField(default=0)
     last_hash = models.CharField(max_length=64, default="0" * 64)

@@ -23,4 +23,4 @@ def audit_entries_visible_to(actor: Actor) -> QuerySet[AuditEntry]:
             account.objects.filter(group_id=actor.group_id).values_list("user_id", flat=True)
         )
         qs = qs.filter(facility_id__in=ids) | qs.filter(user_id__in=admins)
-    return qs.order_by("-seq")
+    return qs.order_by("-id")

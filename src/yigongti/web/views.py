@@ -192,7 +192,8 @@ def _int(value: str | None) -> int | None:
 
 
 def audit_log(request: HttpRequest, actor: Actor) -> HttpResponse:
-    """Newest first, 50 a page, keyed on the sequence number (no COUNT over the whole log)."""
+    """Newest first, 50 a page, keyed on the entry id (no COUNT over the whole log; entries
+    not yet sealed into the chain have no sequence number for a moment)."""
     qs = audit_entries_visible_to(actor)
     action = request.GET.get("action", "").strip()
     username = request.GET.get("username", "").strip()
@@ -202,13 +203,13 @@ def audit_log(request: HttpRequest, actor: Actor) -> HttpResponse:
         qs = qs.filter(username=username)
     before, after = _int(request.GET.get("before")), _int(request.GET.get("after"))
     if after is not None:
-        rows = list(qs.filter(seq__gt=after).order_by("seq")[: AUDIT_PAGE_SIZE + 1])
+        rows = list(qs.filter(pk__gt=after).order_by("pk")[: AUDIT_PAGE_SIZE + 1])
         has_newer = len(rows) > AUDIT_PAGE_SIZE
         rows = rows[:AUDIT_PAGE_SIZE][::-1]
-        has_older = qs.filter(seq__lte=after).exists()
+        has_older = qs.filter(pk__lte=after).exists()
     else:
         if before is not None:
-            qs = qs.filter(seq__lt=before)
+            qs = qs.filter(pk__lt=before)
         rows = list(qs[: AUDIT_PAGE_SIZE + 1])
         has_older = len(rows) > AUDIT_PAGE_SIZE
         rows = rows[:AUDIT_PAGE_SIZE]
@@ -227,8 +228,8 @@ def audit_log(request: HttpRequest, actor: Actor) -> HttpResponse:
             "action": action,
             "username": username,
             "actions": sorted(ACTION_LABELS.items()),
-            "older": rows[-1].seq if rows and has_older else None,
-            "newer": rows[0].seq if rows and has_newer else None,
+            "older": rows[-1].pk if rows and has_older else None,
+            "newer": rows[0].pk if rows and has_newer else None,
             "filters": filters,
             "can_verify": actor.role == Role.SYSADMIN,
         },

@@ -65,16 +65,16 @@ def test_audit_page_filters_and_shows_shanghai_time(client_as):
     assert "校验审计链" not in html  # only the system administrator verifies
 
 
-def test_audit_paging_by_sequence(client_as):
+def test_audit_paging_by_entry_id(client_as):
     for i in range(60):
         Client().post("/login/", {"username": f"probe{i}", "password": "x"})
     c = client_as("sysadmin")
     first = c.get("/audit/", {"action": "login_failed"})
     assert len(first.context["rows"]) == 50 and first.context["older"]
     second = c.get("/audit/", {"action": "login_failed", "before": first.context["older"]})
-    assert second.context["rows"][0].seq < first.context["rows"][-1].seq
+    assert second.context["rows"][0].pk < first.context["rows"][-1].pk
     back = c.get("/audit/", {"action": "login_failed", "after": second.context["newer"]})
-    assert [e.seq for e in back.context["rows"]] == [e.seq for e in first.context["rows"]]
+    assert [e.pk for e in back.context["rows"]] == [e.pk for e in first.context["rows"]]
 
 
 def test_sysadmin_verifies_the_chain(client_as):
