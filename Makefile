@@ -25,7 +25,7 @@ $(STAMP): requirements.lock pyproject.toml
 # server and stops with it; without a broker it keeps retrying and the pages still work.
 run: $(STAMP)
 	$(PY) manage.py migrate --noinput -v0
-	$(PY) manage.py demo
+	$(PY) manage.py demo --address $(HOST)
 	@$(PY) manage.py mqtt_subscriber & sub=$$!; \
 	  trap 'kill $$sub 2>/dev/null' EXIT INT TERM; \
 	  $(PY) manage.py runserver $(HOST)

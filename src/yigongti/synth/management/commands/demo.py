@@ -14,6 +14,13 @@ from yigongti.synth.load import PERSONAS
 class Command(BaseCommand):
     help = "Build the demo county on first run, then print the demo logins."
 
+    def add_arguments(self, parser: Any) -> None:
+        parser.add_argument(
+            "--address",
+            default="127.0.0.1:8000",
+            help="host:port the server will listen on (make run passes HOST), for the printed URL",
+        )
+
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.PRODUCTION:
             raise CommandError("the demo county is not for production (YGT_PRODUCTION is set)")
@@ -23,7 +30,7 @@ class Command(BaseCommand):
             call_command("find_duplicates", stdout=self.stdout)
         labels = {"outsider_doctor": "乡村医生（另一乡镇）"}
         self.stdout.write("")
-        self.stdout.write("Yigongti 医共体 demo — http://127.0.0.1:8000")
+        self.stdout.write(f"Yigongti 医共体 demo — http://{options['address']}")
         self.stdout.write(f"password for every login: {settings.DEMO_PASSWORD}")
         for username in PERSONAS:
             label = labels.get(username) or ROLE_LABELS.get(username, username)
