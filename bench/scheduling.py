@@ -9,6 +9,7 @@ Targets: the receiving department's referral inbox p95 < 100 ms; booking through
 
     python bench/scheduling.py            # build the database if missing, then measure
     python bench/scheduling.py --fresh    # rebuild
+    python bench/scheduling.py --database ygt_bench_records   # the 1 M county (bench/county.py)
 
 Figures go between the `scheduling` markers of docs/benchmarks.md."""
 
@@ -37,8 +38,6 @@ PG_ADMIN_URL = os.environ.get(
     "YGT_BENCH_PG_ADMIN", "postgresql://postgres:postgres@127.0.0.1:5432/postgres"
 )
 DB = "ygt_bench_scheduling"
-os.environ.setdefault("YGT_DATABASE_URL", f"postgres://postgres:postgres@127.0.0.1:5432/{DB}")
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yigongti.settings")
 RESIDENTS = 100_000
 PER_1000 = 250
 SAMPLES = 200
@@ -62,8 +61,19 @@ def ensure_database(fresh: bool) -> bool:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--fresh", action="store_true")
+    ap.add_argument(
+        "--database",
+        default=DB,
+        help="measure on an existing county instead (e.g. ygt_bench_records after "
+        "`bench/county.py --layers referrals`: 1 M residents, a year of referrals at the synth "
+        "rate); never rebuilt",
+    )
     args = ap.parse_args()
-    build = ensure_database(args.fresh)
+    os.environ.setdefault(
+        "YGT_DATABASE_URL", f"postgres://postgres:postgres@127.0.0.1:5432/{args.database}"
+    )
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yigongti.settings")
+    build = ensure_database(args.fresh) if args.database == DB else False
 
     import django
 
@@ -102,7 +112,8 @@ def main() -> None:
     n_ref = Referral.objects.count()
     n_inbox = Referral.objects.filter(to_facility_id=doctor.facility_id).count()
     lines.append(
-        f"Data: {n_ref} referrals in total (a year of a 1 M county's volume), "
+        f"Data ({args.database}): {Resident.objects.count():,} residents, "
+        f"{n_ref} referrals in total (a year of a 1 M county's volume), "
         f"{n_inbox} received by the lead hospital measured."
     )
     lines += ["", "| measurement | N | median ms | p95 ms | spread ms |", "|---|---|---|---|---|"]
