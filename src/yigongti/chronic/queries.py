@@ -410,7 +410,7 @@ def _managed(disease: str, start: date, end: date) -> QuerySet[Registration]:
         .annotate(g=Max("gap_days"))
         .values("g")
     )
-    last = end_fu.order_by("-followup_date").values("controlled")[:1]
+    last = end_fu.order_by("-followup_date", "-pk").values("controlled")[:1]
     return (
         Registration.objects.filter(disease=disease, enrolled_on__lte=end)
         .filter(Q(status=RegistrationStatus.ACTIVE) | Q(exited_on__gt=end))
@@ -444,6 +444,77 @@ def _unit_expr(by: str) -> Any:
     return F(_unit_column(by))
 
 
+def _rate_rows(actor: Actor, disease: str, start: date, end: date, by: str) -> list[dict[str, Any]]:
+    """Per unit: registrations under management at the period's end (den), those managed to
+    the norm (norm) and those whose last follow-up in the period was on target (ctl). One
+    pass over the period's follow-ups grouped by registration, then one join to the
+    registrations: set-based, no per-registration subqueries (the 1 M county's 230 k
+    hypertension registrations in ≈1.5 s on 2 cores). Same definitions as `_managed` and
+    `_norm_q`, which the drill-down uses; the last follow-up of a day is the one entered last.
+    """
+    if actor.is_system or actor.scope.kind == ScopeKind.ALL:
+        scope_sql, scope_params = "", []
+    else:
+        column = SCOPE_COLUMN.get(actor.scope.kind)
+        ids = sorted(actor.scope.division_ids)
+        if column is None or not ids:
+            return []
+        scope_sql = f" AND p.{column} IN ({', '.join(['%s'] * len(ids))})"
+        scope_params = list(ids)
+    unit = "p.township_id" if by in ("township", "group") else "p.village_id"
+    if connection.vendor == "postgresql":
+        day = "(f.followup_date - DATE '2000-01-01')::bigint"
+    else:
+        day = "CAST(julianday(f.followup_date) - julianday('2000-01-01') AS INTEGER)"
+    # the latest follow-up's `controlled` rides in the lowest bit of MAX(day, id, controlled)
+    last = f"MAX({day} * 8589934592 + f.id * 2 + CASE WHEN f.controlled THEN 1 ELSE 0 END)"
+    need = required_followups(start, end)
+    _, gap = norm_settings()
+    sql = f"""
+        WITH fu AS {"MATERIALIZED" if connection.vendor == "postgresql" else ""} (
+            SELECT f.registration_id AS rid, COUNT(*) AS n,
+                   MAX(CASE WHEN f.prev_date >= %s THEN f.gap_days END) AS max_gap,
+                   {last} %% 2 AS last_ok
+            FROM {Followup._meta.db_table} f
+            WHERE f.disease = %s AND f.followup_date >= %s AND f.followup_date <= %s
+            GROUP BY f.registration_id
+        )
+        SELECT {unit} AS unit, COUNT(*) AS den,
+               SUM(CASE WHEN fu.n >= %s AND (fu.max_gap IS NULL OR fu.max_gap <= %s)
+                        THEN 1 ELSE 0 END) AS norm,
+               SUM(CASE WHEN fu.last_ok = 1 THEN 1 ELSE 0 END) AS ctl
+        FROM {Registration._meta.db_table} r
+        JOIN {Resident._meta.db_table} p ON p.id = r.resident_id
+        LEFT JOIN fu ON fu.rid = r.id
+        WHERE r.disease = %s AND r.enrolled_on <= %s
+          AND (r.status = %s OR r.exited_on > %s) AND p.status = %s{scope_sql}
+        GROUP BY {unit} ORDER BY {unit}
+    """  # noqa: S608 (table names from the models, values as parameters)
+    params: list[Any] = [start, disease, start, end, need, gap, disease, end]
+    params += [RegistrationStatus.ACTIVE, end, ResidentStatus.ACTIVE, *scope_params]
+    with transaction.atomic(), connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute("SET LOCAL jit = off")  # compiling costs more than the query runs
+        cur.execute(sql, params)
+        raw = [
+            {"unit": u, "den": int(d), "norm": int(n or 0), "ctl": int(c or 0)}
+            for u, d, n, c in cur.fetchall()
+        ]
+    if by != "group":
+        return raw
+    group_of: dict[int, int] = {}
+    for g in MedicalGroup.objects.order_by("pk").values_list("pk", flat=True):
+        for t in catchment_township_ids(g):
+            group_of.setdefault(t, g)  # a township in two catchments: the first group
+    folded: dict[int, dict[str, Any]] = {}
+    for r in raw:
+        g = group_of.get(r["unit"], 0)
+        acc = folded.setdefault(g, {"unit": g, "den": 0, "norm": 0, "ctl": 0})
+        for k in ("den", "norm", "ctl"):
+            acc[k] += r[k]
+    return [folded[k] for k in sorted(folded)]
+
+
 def indicators(
     actor: Actor, *, disease: str, start: date, end: date, by: str = "village"
 ) -> dict[str, Any]:
@@ -452,29 +523,7 @@ def indicators(
     _need(actor, Perm.VIEW_INDICATORS)
     if disease not in rules.DISEASES or by not in ("village", "township", "group"):
         raise NotFound("指标")
-    cond = _scope_q(actor)
-    if cond is None:
-        rows: list[dict[str, Any]] = []
-    else:
-        qs = (
-            _managed(disease, start, end)
-            .filter(cond)
-            .annotate(unit=_unit_expr(by))
-            .values("unit")
-            .annotate(
-                den=Count("pk"),
-                norm=Count("pk", filter=_norm_q(start, end)),
-                ctl=Count("pk", filter=Q(last_ok=True)),
-            )
-            .order_by("unit")
-        )
-        with transaction.atomic():
-            if connection.vendor == "postgresql":
-                # the correlated subqueries inflate the cost estimate and PostgreSQL's JIT
-                # then spends longer compiling than the query takes to run
-                with connection.cursor() as cur:
-                    cur.execute("SET LOCAL jit = off")
-            rows = list(qs)
+    rows = _rate_rows(actor, disease, start, end, by)
     if by == "group":
         names = dict(MedicalGroup.objects.values_list("pk", "name"))
         names[0] = "未归属医共体"

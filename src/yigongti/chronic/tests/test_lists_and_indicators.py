@@ -225,3 +225,47 @@ def test_screening_outcome_follows_the_norm_and_goes_on_the_record(actor, sbp, d
     assert r.pk not in set(queries.screening_due(doc).values_list("pk", flat=True))
     with pytest.raises(Forbidden):
         do_record_screening(actor("outsider_doctor"), r, ScreeningInput(sbp=120, dbp=70))
+
+
+def test_set_based_rates_equal_the_drilldown_in_every_cell_and_scope(actor):
+    """The rates (one aggregate) and the drill-down (per-registration subqueries) are two
+    implementations of one definition: they must agree cell by cell, for the county and for
+    a village doctor's own area (one follow-up a day per registration: the action refuses a
+    second), with a diabetic patient in the same village."""
+    doc = actor("village_doctor")
+    a, b, c, d = residents_of(doc, 4)
+    year = timezone.localdate().year - 1
+    ra, rb, rc = (enrol(doc, r, on=date(year - 1, 6, 1)) for r in (a, b, c))
+    _quarterly(doc, ra, year, [130, 132, 128, 125])
+    _quarterly(doc, rb, year, [150, 130, 150, 145], gap_days=95)
+    _quarterly(doc, rc, year, [130, 150])  # last one uncontrolled
+    enrol(doc, d, disease="diabetes", on=date(year - 1, 6, 1))
+    span = {"start": date(year, 1, 1), "end": date(year, 12, 31)}
+    for who in ("commission", "village_doctor", "outsider_doctor"):
+        viewer = actor(who)
+        res = queries.indicators(viewer, disease="hypertension", **span)
+        for row in res["rows"]:
+            for measure, key in (("norm", "norm"), ("control", "control")):
+                cell = {
+                    part: queries.indicator_residents(
+                        viewer,
+                        disease="hypertension",
+                        by="village",
+                        unit_id=row["unit_id"],
+                        measure=measure,
+                        part=part,
+                        **span,
+                    ).count()
+                    for part in ("numerator", "denominator")
+                }
+                got = row[key]
+                assert (got.numerator, got.denominator) == (
+                    cell["numerator"],
+                    cell["denominator"],
+                ), (who, row["unit_id"], measure)
+        villages = {row["unit_id"] for row in res["rows"]}
+        if who == "outsider_doctor":
+            assert a.village_id not in villages
+        else:
+            mine = next(r for r in res["rows"] if r["unit_id"] == a.village_id)
+            assert mine["control"].numerator >= 1 and mine["control"].denominator >= 3
