@@ -7,7 +7,12 @@ class ChronicConfig(AppConfig):
 
     def ready(self) -> None:
         from django.conf import settings
+        from django.db.models.signals import post_save
 
-        from . import rules
+        from yigongti.residents.models import Resident
+
+        from . import rules, signals
+
+        post_save.connect(signals.follow_resident, sender=Resident, dispatch_uid="chronic-follow")
 
         rules.configure_diseases((getattr(settings, "YGT", {}) or {}).get("CHRONIC_DISEASES"))

@@ -7,11 +7,13 @@ unique constraint); an exited registration stays, with its reason."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from yigongti.network.models import Facility
+from yigongti.network.models import Division, Facility
 from yigongti.residents.models import Resident
 
 
@@ -65,6 +67,15 @@ class Registration(models.Model):
     facility = models.ForeignKey(
         Facility, verbose_name="管理机构", on_delete=models.PROTECT, related_name="+"
     )
+    # The resident's village and township, copied at enrolment (`save`) and kept in step when
+    # the resident moves (`chronic.signals`): scoped worklists filter and sort on this table
+    # alone, so a township's worklist in the 1 M county is one index range.
+    village = models.ForeignKey(
+        Division, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    township = models.ForeignKey(
+        Division, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     # the worklist's state, kept by the follow-up action
     last_followup_on = models.DateField("最近随访", null=True, blank=True)
     last_classification = models.CharField("最近评价", max_length=12, blank=True)
@@ -96,10 +107,30 @@ class Registration(models.Model):
         indexes = [
             models.Index(fields=["disease", "status", "next_due"], name="chronic_reg_due"),
             models.Index(fields=["resident", "disease"], name="chronic_reg_resident"),
+            # the worklist's order (riskiest, then longest overdue) per area, open ones only
+            models.Index(
+                fields=["township", "-risk", "next_due", "id"],
+                condition=Q(status="active"),
+                name="chronic_reg_township_work",
+            ),
+            models.Index(
+                fields=["village", "-risk", "next_due", "id"],
+                condition=Q(status="active"),
+                name="chronic_reg_village_work",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.disease} {self.resident_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.village_id is None and self.resident_id is not None:
+            self.village_id, self.township_id = (
+                Resident.objects.filter(pk=self.resident_id)
+                .values_list("village_id", "township_id")
+                .get()
+            )
+        super().save(*args, **kwargs)
 
 
 class ScreeningOutcome(models.TextChoices):

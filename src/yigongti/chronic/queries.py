@@ -99,7 +99,7 @@ def registrations_visible_to(
     actor: Actor, *, disease: str | None = None, status: str | None = RegistrationStatus.ACTIVE
 ) -> QuerySet[Registration]:
     _need(actor, Perm.MANAGE_CHRONIC)
-    cond = _scope_q(actor)
+    cond = _scope_q(actor, prefix="")  # the registration's copy of the resident's area
     if cond is None:
         return Registration.objects.none()
     qs = Registration.objects.filter(cond, resident__status=ResidentStatus.ACTIVE)
@@ -282,9 +282,11 @@ def worklist(
     qs = registrations_visible_to(actor, disease=disease).filter(
         Q(next_due__lte=today + rules.DUE_SOON) | ~Q(alert="")
     )
+    # riskiest first, then the longest overdue: within a risk level "overdue first, then by
+    # due date" is the due-date order itself, which the area's worklist index holds
     return qs.annotate(
         overdue=Case(When(next_due__lt=today, then=Value(1)), default=Value(0))
-    ).order_by("-risk", "-overdue", "next_due", "pk")
+    ).order_by("-risk", "next_due", "pk")
 
 
 def home_alerts_visible_to(actor: Actor) -> QuerySet[Registration]:

@@ -193,6 +193,8 @@ def load_chronic(
                 diagnosed = max(diagnosed, birth + timedelta(days=365 * 18))
                 reg = Registration(
                     resident_id=pk,
+                    village_id=village_id,
+                    township_id=township_id,
                     disease=disease,
                     diagnosed_on=diagnosed,
                     enrolled_on=diagnosed,
