@@ -111,6 +111,51 @@ def _care_resources() -> list[JSON]:
     ]
 
 
+def _referral_resources() -> list[JSON]:
+    from .referrals import PARAMS as REFERRAL_PARAMS
+    from .scheduling import PARAMS as SCHEDULING_PARAMS
+
+    docs: dict[str, tuple[tuple[str, ...], tuple[ParamSpec, ...], str]] = {
+        "ServiceRequest": (
+            ("read", "search-type", "create"),
+            REFERRAL_PARAMS["ServiceRequest"],
+            "双向转诊 (two-way referral): intent order = upward (上转), plan = return note "
+            "(回转单); status from the referral state; performer the receiving Organization "
+            "(performerType the department). Create = an upward referral through the referral "
+            "form's action; identifier = the sender's idempotency key.",
+        ),
+        "Task": (
+            ("read", "search-type"),
+            REFERRAL_PARAMS["Task"],
+            "The receiving side's work on a referral (same id as the ServiceRequest): answer "
+            "and receive an upward referral, or the 2-week follow-up of a return note; "
+            "businessStatus = the referral state in Chinese.",
+        ),
+        "Schedule": (
+            ("read", "search-type"),
+            SCHEDULING_PARAMS["Schedule"],
+            "专家出诊 (expert session): actor the expert, specialty the department, "
+            "planningHorizon the day.",
+        ),
+        "Slot": (
+            ("read", "search-type"),
+            SCHEDULING_PARAMS["Slot"],
+            "号源时段: seats in extension …/ext/slot-seats (capacity, reserved for "
+            "family-doctor referrals, free per pool); serviceType = the pools with free seats.",
+        ),
+        "Appointment": (
+            ("read", "search-type", "create"),
+            SCHEDULING_PARAMS["Appointment"],
+            "预约 (booking). Create with one slot and one Patient participant books a public "
+            "seat through the booking action: no overbooking, a full slot is a 409.",
+        ),
+    }
+    return [
+        _resource(name, interactions, params, doc)
+        for name, (interactions, params, doc) in docs.items()
+    ]
+
+
 def capability_statement(base: str) -> JSON:
     return {
         "resourceType": "CapabilityStatement",
@@ -125,7 +170,9 @@ def capability_statement(base: str) -> JSON:
         "publisher": "Yigongti",
         "description": (
             "The county medical community platform's exchange API: the master patient index "
-            "as Patient, the care network as Organization and Practitioner."
+            "as Patient, the care network as Organization and Practitioner, the clinical "
+            "record, care teams and plans, two-way referrals as ServiceRequest and Task, "
+            "expert schedules as Schedule, Slot and Appointment."
         ),
         "kind": "instance",
         "software": {"name": "Yigongti", "version": _version()},
@@ -185,6 +232,7 @@ def capability_statement(base: str) -> JSON:
                     ),
                     *_clinical_resources(),
                     *_care_resources(),
+                    *_referral_resources(),
                     _resource(
                         "Organization",
                         ("read", "search-type"),

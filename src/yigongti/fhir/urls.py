@@ -3,7 +3,7 @@ anything else under /fhir/ answers with an OperationOutcome, never an HTML page.
 
 from django.urls import path, re_path
 
-from . import careplans, clinical_views, views
+from . import careplans, clinical_views, referrals, scheduling, views
 
 app_name = "fhir"
 
@@ -32,5 +32,15 @@ urlpatterns = [
     re_path(rf"^CareTeam/{_ID}$", careplans.care_team_instance, name="careteam"),
     path("CarePlan", careplans.care_plan_type, name="careplan-type"),
     re_path(rf"^CarePlan/{_ID}$", careplans.care_plan_instance, name="careplan"),
+    path("ServiceRequest", referrals.service_request_type, name="servicerequest-type"),
+    re_path(rf"^ServiceRequest/{_ID}$", referrals.service_request_instance, name="servicerequest"),
+    path("Task", referrals.task_type, name="task-type"),
+    re_path(rf"^Task/{_ID}$", referrals.task_instance, name="task"),
+    path("Schedule", scheduling.schedule_type, name="schedule-type"),
+    re_path(rf"^Schedule/{_ID}$", scheduling.schedule_instance, name="schedule"),
+    path("Slot", scheduling.slot_type, name="slot-type"),
+    re_path(rf"^Slot/{_ID}$", scheduling.slot_instance, name="slot"),
+    path("Appointment", scheduling.appointment_type, name="appointment-type"),
+    re_path(rf"^Appointment/{_ID}$", scheduling.appointment_instance, name="appointment"),
     re_path(r"^(?P<path>.*)$", views.unknown, name="unknown"),
 ]

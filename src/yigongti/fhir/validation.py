@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fhir.resources.R4B.appointment import Appointment
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.capabilitystatement import CapabilityStatement
 from fhir.resources.R4B.careplan import CarePlan
@@ -24,6 +25,10 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhir.resources.R4B.organization import Organization
 from fhir.resources.R4B.patient import Patient
 from fhir.resources.R4B.practitioner import Practitioner
+from fhir.resources.R4B.schedule import Schedule
+from fhir.resources.R4B.servicerequest import ServiceRequest
+from fhir.resources.R4B.slot import Slot
+from fhir.resources.R4B.task import Task
 from pydantic import BaseModel, ValidationError
 
 from .outcome import FhirError, Issue, from_validation_error
@@ -42,12 +47,36 @@ MODELS: dict[str, type[FHIRResourceModel]] = {
     "DiagnosticReport": DiagnosticReport,
     "CareTeam": CareTeam,
     "CarePlan": CarePlan,
+    "ServiceRequest": ServiceRequest,
+    "Task": Task,
+    "Schedule": Schedule,
+    "Slot": Slot,
+    "Appointment": Appointment,
 }
 
 
 #: Elements whose generated `enum_values` are not a value set (CapabilityStatement.format
 #: lists the words of its title: "formats, json, ttl, mime").
 _NOT_VALUE_SETS = frozenset({("CapabilityStatement", "format")})
+
+#: Value sets the generated models cut short (Task.status lists four codes and "+"): the
+#: whole R4 value set.
+_FULL_VALUE_SETS: dict[tuple[str, str], list[str]] = {
+    ("Task", "status"): [
+        "draft",
+        "requested",
+        "received",
+        "accepted",
+        "rejected",
+        "ready",
+        "cancelled",
+        "in-progress",
+        "on-hold",
+        "failed",
+        "completed",
+        "entered-in-error",
+    ],
+}
 
 
 def _binding_issues(obj: BaseModel, path: str) -> list[Issue]:
@@ -62,6 +91,8 @@ def _binding_issues(obj: BaseModel, path: str) -> list[Issue]:
         allowed = extra.get("enum_values")
         if (type(obj).__name__, element) in _NOT_VALUE_SETS:
             allowed = None
+        if (type(obj).__name__, element) in _FULL_VALUE_SETS:
+            allowed = list(_FULL_VALUE_SETS[(type(obj).__name__, element)])
         values = value if isinstance(value, list) else [value]
         for i, item in enumerate(values):
             where = f"{path}.{element}" + (f"[{i}]" if isinstance(value, list) else "")

@@ -19,7 +19,15 @@ def test_metadata_needs_no_login_and_lists_what_is_implemented(county):
     resources = {r["type"]: r for r in cs["rest"][0]["resource"]}
     clinical = ("Encounter", "Condition", "Observation", "MedicationRequest", "DiagnosticReport")
     care = ("CareTeam", "CarePlan")
-    assert set(resources) == {"Patient", "Organization", "Practitioner", *clinical, *care}
+    referrals = ("ServiceRequest", "Task", "Schedule", "Slot", "Appointment")
+    assert set(resources) == {
+        "Patient",
+        "Organization",
+        "Practitioner",
+        *clinical,
+        *care,
+        *referrals,
+    }
     codes = {t: {i["code"] for i in r["interaction"]} for t, r in resources.items()}
     assert codes == {
         "Patient": {"read", "search-type", "create", "update"},
@@ -27,6 +35,8 @@ def test_metadata_needs_no_login_and_lists_what_is_implemented(county):
         "Practitioner": {"read", "search-type"},
         **{t: {"read", "search-type", "create"} for t in clinical},
         **{t: {"read", "search-type"} for t in care},
+        **{t: {"read", "search-type"} for t in ("Task", "Schedule", "Slot")},
+        **{t: {"read", "search-type", "create"} for t in ("ServiceRequest", "Appointment")},
     }
     assert [i["code"] for i in cs["rest"][0]["interaction"]] == ["transaction"]
     assert resources["Patient"]["operation"][0]["name"] == "everything"
@@ -59,6 +69,8 @@ def test_every_declared_search_parameter_is_accepted(api_as):
         "date": "ge2020",
         "recorded-date": "le2030-01",
         "authoredon": "2024",
+        "authored": "ge2020",
+        "start": "ge2020-01-01",
     }
     for resource in cs["rest"][0]["resource"]:
         for param in resource["searchParam"]:
