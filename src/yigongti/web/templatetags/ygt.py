@@ -92,6 +92,16 @@ OBJECT_LABELS = {
     "department": "科室",
     "staff": "人员",
     "grouping": "协作组织",
+    "consultation": "远程会诊",
+    "secondment": "专家下沉登记",
+    "dispatch_activity": "下沉工作记录",
+    "consult_policy": "会诊时限",
+    "study": "诊断中心检查",
+    "critical_value": "危急值",
+    "study_report": "诊断报告",
+    "study_review": "报告质控",
+    "diag_centre": "诊断中心",
+    "diag_template": "报告模板",
 }
 
 

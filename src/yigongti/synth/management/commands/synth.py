@@ -10,7 +10,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 
 from yigongti.network.models import Division
 from yigongti.synth.chronic import load_chronic
+from yigongti.synth.consults import load_consults
 from yigongti.synth.contracts import load_contracts
+from yigongti.synth.diagnostics import load_diagnostics
 from yigongti.synth.load import build_county
 from yigongti.synth.pharmacy import load_pharmacy
 from yigongti.synth.plan import DEFAULT_SEED, SIZES
@@ -75,6 +77,9 @@ class Command(BaseCommand):
                 counts.update(
                     load_referrals(seed=seed, today=today, years=options["clinical_years"])
                 )
+                years = options["clinical_years"]
+                counts.update(load_consults(seed=seed, today=today, years=years))
+                counts.update(load_diagnostics(seed=seed, today=today, years=years))
                 if options["size"] != "tiny":
                     counts.update(load_pharmacy(seed=seed, today=today, catalogue=300))
         self.stdout.write(
