@@ -73,7 +73,9 @@ _CLINICAL_DOCS = {
     "MedicationRequest": "处方明细: catalogue drug (…/drug), dose, frequency, route, days. "
     "Create needs encounter (amends the visit).",
     "DiagnosticReport": "检查检验报告 with result Observations (contained, or entries of the "
-    "same transaction Bundle).",
+    "same transaction Bundle). A shared diagnosis centre's report has basedOn "
+    "ServiceRequest/study-<n>; a critical value has conclusionCode v3-ObservationInterpretation "
+    "AA.",
 }
 
 
@@ -114,15 +116,22 @@ def _care_resources() -> list[JSON]:
 def _referral_resources() -> list[JSON]:
     from .referrals import PARAMS as REFERRAL_PARAMS
     from .scheduling import PARAMS as SCHEDULING_PARAMS
+    from .service_requests import PARAMS as SERVICE_REQUEST_PARAMS
 
     docs: dict[str, tuple[tuple[str, ...], tuple[ParamSpec, ...], str]] = {
         "ServiceRequest": (
             ("read", "search-type", "create"),
-            REFERRAL_PARAMS["ServiceRequest"],
-            "双向转诊 (two-way referral): intent order = upward (上转), plan = return note "
-            "(回转单); status from the referral state; performer the receiving Organization "
-            "(performerType the department). Create = an upward referral through the referral "
-            "form's action; identifier = the sender's idempotency key.",
+            SERVICE_REQUEST_PARAMS,
+            "Three kinds at one endpoint. 双向转诊 (two-way referral, id = number): intent "
+            "order = upward (上转), plan = return note (回转单); performer the receiving "
+            "Organization (performerType the department). 诊断申请 (shared diagnosis centre "
+            "study, id = study-<n>): category v2-0074 RAD/EC/LAB/PAT, code the exam, "
+            "performer the centre's host Organization. 远程会诊 (remote consultation, id = "
+            "consult-<n>, read-only): category SNOMED 11429006. Status from each kind's state "
+            "(the state itself in an extension for studies and consultations). Create = an "
+            "upward referral, or a study when the category names a centre kind (a result "
+            "still mutually recognised is a 409 with a warning issue); identifier = the "
+            "sender's idempotency key.",
         ),
         "Task": (
             ("read", "search-type"),
@@ -172,7 +181,8 @@ def capability_statement(base: str) -> JSON:
             "The county medical community platform's exchange API: the master patient index "
             "as Patient, the care network as Organization and Practitioner, the clinical "
             "record, care teams and plans, two-way referrals as ServiceRequest and Task, "
-            "expert schedules as Schedule, Slot and Appointment."
+            "diagnosis-centre studies and remote consultations as ServiceRequest, expert "
+            "schedules as Schedule, Slot and Appointment."
         ),
         "kind": "instance",
         "software": {"name": "Yigongti", "version": _version()},

@@ -10,6 +10,7 @@ small lookups an inbound reference needs (done by the caller through `Refs`)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
+from yigongti.diagnostics.actions import RECORD_SYSTEM as DIAGNOSTICS_SYSTEM
 from yigongti.records import rules as rrules
 from yigongti.records.actions import (
     DiagnosisInput,
@@ -407,6 +409,9 @@ def _drug_loaded(rx: Prescription) -> bool:
 
 def diagnostic_report(report: DiagnosticReport, mpi_id: str, result_ids: list[int]) -> JSON:
     out = _base("DiagnosticReport", report, mpi_id)
+    study = study_request_id(report)
+    if study:
+        out["basedOn"] = [{"reference": f"ServiceRequest/{study}"}]
     if report.status == VersionStatus.ERROR:
         out["status"] = "entered-in-error"
     else:
@@ -443,7 +448,36 @@ def diagnostic_report(report: DiagnosticReport, mpi_id: str, result_ids: list[in
         conclusion = f"【危急值】{conclusion}" if conclusion else "【危急值】"
     if conclusion:
         out["conclusion"] = conclusion
+    if report.critical:
+        out["conclusionCode"] = [CRITICAL_CONCLUSION]
     return out
+
+
+#: A report with a critical value (危急值): conclusionCode = HL7 v3 ObservationInterpretation
+#: AA "Critical abnormal" (R4 DiagnosticReport has no `interpretation`; the conclusion text
+#: also starts with 【危急值】).
+CRITICAL_CONCLUSION: JSON = {
+    "coding": [
+        {
+            "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+            "code": "AA",
+            "display": "Critical abnormal",
+        }
+    ],
+    "text": "危急值",
+}
+
+#: The provenance the shared diagnosis centres write their reports with
+#: (diagnostics.actions.RECORD_SYSTEM, source id "study-<pk>"), which is also the id of the
+#: study's ServiceRequest.
+_STUDY_SOURCE = re.compile(r"^study-\d+$")
+
+
+def study_request_id(report: DiagnosticReport) -> str:
+    """The ServiceRequest id of the centre study a report answers, or ""."""
+    if report.source_system == DIAGNOSTICS_SYSTEM and _STUDY_SOURCE.match(report.source_id):
+        return report.source_id
+    return ""
 
 
 # --- inbound ---------------------------------------------------------------------------

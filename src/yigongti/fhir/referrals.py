@@ -6,7 +6,11 @@ One referral is one ServiceRequest and one Task with the same id. Reads and sear
 through referrals.queries (the sending and receiving facilities, the group administrators,
 the commission); out of scope is 404 with a DENIED audit entry, and every read and search is
 audited. `POST /fhir/ServiceRequest` creates an upward referral through
-`referrals.actions.do_create_referral`, the action the referral form uses."""
+`referrals.actions.do_create_referral`, the action the referral form uses.
+
+The /fhir/ServiceRequest endpoint itself (service_requests.py) also serves the diagnosis
+centres' studies (`study-<pk>`) and remote consultations (`consult-<pk>`); referrals keep
+their bare-number ids."""
 
 from __future__ import annotations
 
@@ -27,13 +31,13 @@ from yigongti.referrals.models import Direction, Referral, State, Urgency
 from yigongti.referrals.queries import get_referral_for, referrals_visible_to
 from yigongti.residents.queries import identity_ids, in_scope
 
-from . import search, systems, validation
+from . import search, systems
 from .clinical import local_time, patient_ref
 from .clinical_views import _date_q, _mpi_by_resident, facility_id_for, resolve_patient
 from .mapping import JSON, facility_resource_id
 from .outcome import FhirError, from_domain_error
 from .search import ParamSpec, SearchRequest
-from .views import _json_body, _strict, fhir_base, fhir_response, fhir_view
+from .views import _strict, fhir_base, fhir_response, fhir_view
 
 TYPES = ("ServiceRequest", "Task")
 
@@ -689,28 +693,12 @@ def create(actor: Actor, body: JSON) -> tuple[Referral, bool]:
 # --- views -----------------------------------------------------------------------------
 
 
-def _reload(r: Referral) -> JSON:
+def reload(r: Referral) -> JSON:
     """The stored referral as a ServiceRequest, without a second audit entry."""
     row = Referral.objects.select_related(
         "resident", "from_facility", "to_facility", "to_department", "to_doctor", "diagnosis"
     ).get(pk=r.pk)
     return service_request(row, _mpi_by_resident([row.resident_id])[row.resident_id])
-
-
-@fhir_view("GET", "POST")
-def service_request_type(request: HttpRequest, actor: Actor) -> HttpResponse:
-    if request.method == "POST":
-        body = _json_body(request)
-        validation.validate_resource(body, "ServiceRequest")
-        r, created = create(actor, body)
-        location = f"{fhir_base(request)}/ServiceRequest/{r.pk}"
-        return fhir_response(_reload(r), 201 if created else 200, {"Location": location})
-    return _search(request, actor, "ServiceRequest")
-
-
-@fhir_view("GET")
-def service_request_instance(request: HttpRequest, actor: Actor, resource_id: str) -> HttpResponse:
-    return fhir_response(read(actor, "ServiceRequest", resource_id))
 
 
 @fhir_view("GET")

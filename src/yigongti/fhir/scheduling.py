@@ -33,13 +33,13 @@ from yigongti.scheduling.models import (
     BookingStatus,
     ExpertSession,
     Pool,
-    QuotaPolicy,
     Slot,
 )
 from yigongti.scheduling.queries import (
     bookings_visible_to,
     effective_free,
     get_booking_for,
+    policies_for,
     policy_for,
 )
 
@@ -257,6 +257,8 @@ def appointment(b: Booking, mpi_id: str, referral_id: int | None) -> JSON:
         "end": local_time(slot.ends_at),
         "created": local_time(b.created_at),
     }
+    if b.status == BookingStatus.CANCELLED and b.cancel_reason:
+        out["cancelationReason"] = {"text": b.cancel_reason}
     if b.facility_id is not None and b.facility is not None:
         out["comment"] = f"预约机构：{b.facility.name}"
     if referral_id is not None:
@@ -306,8 +308,9 @@ def _bookings(actor: Actor) -> QuerySet[Booking]:
 
 
 class SlotEmitter:
-    """Slots → resources, with each department's release time (`policy_for`: the
-    department's QuotaPolicy row, else its facility's, else the default)."""
+    """Slots → resources, with each department's release time (`policies_for` /
+    `policy_for` of scheduling.queries: the department's QuotaPolicy row, else its
+    facility's, else the default)."""
 
     def __init__(self) -> None:
         self.hours: dict[int, int] = {}
@@ -316,14 +319,8 @@ class SlotEmitter:
     def prime(self, slots: list[Slot]) -> None:
         """Read the policies of every department of `slots` in one query."""
         depts = {s.session.department.pk: s.session.department for s in slots}
-        facilities = {d.facility_id for d in depts.values()}
-        rows = list(QuotaPolicy.objects.filter(facility_id__in=facilities))
-        by_dept = {p.department_id: p for p in rows if p.department_id is not None}
-        by_facility = {p.facility_id: p for p in rows if p.department_id is None}
-        default = QuotaPolicy().release_hours_ahead
-        for pk, d in depts.items():
-            policy = by_dept.get(pk) or by_facility.get(d.facility_id)
-            self.hours[pk] = policy.release_hours_ahead if policy else default
+        for pk, policy in policies_for(depts.values()).items():
+            self.hours[pk] = policy.release_hours_ahead
 
     def __call__(self, slot: Slot) -> JSON:
         dept = slot.session.department

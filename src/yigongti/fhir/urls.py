@@ -3,7 +3,7 @@ anything else under /fhir/ answers with an OperationOutcome, never an HTML page.
 
 from django.urls import path, re_path
 
-from . import careplans, clinical_views, referrals, scheduling, views
+from . import careplans, clinical_views, referrals, scheduling, service_requests, views
 
 app_name = "fhir"
 
@@ -32,8 +32,12 @@ urlpatterns = [
     re_path(rf"^CareTeam/{_ID}$", careplans.care_team_instance, name="careteam"),
     path("CarePlan", careplans.care_plan_type, name="careplan-type"),
     re_path(rf"^CarePlan/{_ID}$", careplans.care_plan_instance, name="careplan"),
-    path("ServiceRequest", referrals.service_request_type, name="servicerequest-type"),
-    re_path(rf"^ServiceRequest/{_ID}$", referrals.service_request_instance, name="servicerequest"),
+    path("ServiceRequest", service_requests.service_request_type, name="servicerequest-type"),
+    re_path(
+        rf"^ServiceRequest/{_ID}$",
+        service_requests.service_request_instance,
+        name="servicerequest",
+    ),
     path("Task", referrals.task_type, name="task-type"),
     re_path(rf"^Task/{_ID}$", referrals.task_instance, name="task"),
     path("Schedule", scheduling.schedule_type, name="schedule-type"),

@@ -419,7 +419,9 @@ def cancel_for_referral(actor: Actor, booking_id: int, reason: str = "") -> Book
 def _cancel(actor: Actor, b: Booking, reason: str) -> Booking:
     with _busy_is_refusal(), transaction.atomic():
         n = Booking.objects.filter(pk=b.pk, status=BookingStatus.BOOKED).update(
-            status=BookingStatus.CANCELLED, closed_at=timezone.now()
+            status=BookingStatus.CANCELLED,
+            closed_at=timezone.now(),
+            cancel_reason=reason.strip()[:200],
         )
         if not n:
             raise Conflict.single("status", "该预约已取消或已就诊", "Not a live booking", "state")
@@ -430,7 +432,7 @@ def _cancel(actor: Actor, b: Booking, reason: str) -> Booking:
             "booking",
             str(b.pk),
             resident_id=b.resident_id,
-            detail={"status": "cancelled", "reason": reason[:200]},
+            detail={"status": "cancelled", "reason": reason.strip()[:200]},
         )
     b.refresh_from_db()
     return b

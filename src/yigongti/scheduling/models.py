@@ -166,6 +166,7 @@ class Booking(models.Model):
     )
     created_at = models.DateTimeField("预约时间", auto_now_add=True)
     closed_at = models.DateTimeField("取消/标记时间", null=True, blank=True)
+    cancel_reason = models.CharField("取消原因", max_length=200, blank=True)
 
     class Meta:
         verbose_name = "预约"

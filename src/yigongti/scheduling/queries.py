@@ -3,6 +3,7 @@ may see what is free); bookings are, and are scoped to the facilities involved."
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -38,6 +39,26 @@ def policy_for(department: Department) -> QuotaPolicy:
     )
     rows.sort(key=lambda p: p.department_id is None)
     return rows[0] if rows else QuotaPolicy(facility_id=department.facility_id)
+
+
+def policies_for(departments: Iterable[Department]) -> dict[int, QuotaPolicy]:
+    """`policy_for` of many departments in one query: department id → the department's row,
+    else its facility's, else the defaults (an unsaved row of the department's facility)."""
+    depts = {d.pk: d for d in departments}
+    rows = QuotaPolicy.objects.filter(facility_id__in={d.facility_id for d in depts.values()})
+    by_dept: dict[int, QuotaPolicy] = {}
+    by_facility: dict[int, QuotaPolicy] = {}
+    for p in rows:
+        if p.department_id is not None:
+            by_dept[p.department_id] = p
+        else:
+            by_facility[p.facility_id] = p
+    return {
+        pk: by_dept.get(pk)
+        or by_facility.get(d.facility_id)
+        or QuotaPolicy(facility_id=d.facility_id)
+        for pk, d in depts.items()
+    }
 
 
 def effective_free(slot: Slot, hours_ahead: int, now: datetime | None = None) -> tuple[int, int]:
