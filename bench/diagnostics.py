@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
@@ -35,6 +36,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--database", default="ygt_bench_records")
     ap.add_argument("--no-write", action="store_true")
+    ap.add_argument(
+        "--backlog",
+        type=int,
+        default=20_000,
+        help="open studies added to the first centre for the run (rolled back afterwards): a "
+        "centre weeks behind, well beyond the synthetic year's handful of open studies",
+    )
     args = ap.parse_args()
     os.environ.setdefault(
         "YGT_DATABASE_URL", f"postgres://postgres:postgres@127.0.0.1:5432/{args.database}"
@@ -45,6 +53,7 @@ def main() -> None:
 
     django.setup()
     from django.contrib.auth import get_user_model
+    from django.db import transaction
     from django.test import Client
 
     from yigongti.accounts.actors import actor_for
@@ -52,12 +61,55 @@ def main() -> None:
     from yigongti.diagnostics.models import Study
     from yigongti.residents.models import Resident
 
-    user = get_user_model().objects.get(username="county_doctor")
+    with transaction.atomic():
+        run(args, get_user_model(), Client, actor_for, queries, Study, Resident)
+        transaction.set_rollback(True)  # the added backlog goes; nothing else was written
+
+
+def run(
+    args: argparse.Namespace,
+    user_model: Any,
+    client_class: Any,
+    actor_for: Any,
+    queries: Any,
+    Study: Any,
+    Resident: Any,
+) -> None:
+    """The measurements, inside main's transaction."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    user = user_model.objects.get(username="county_doctor")
     reader = actor_for(user)
     assert reader is not None
     centres = list(queries.reader_centres(reader).order_by("pk"))
     assert centres, "the county doctor reads for no centre: load the diagnostics layer"
     open_states = list(queries.OPEN_STATES)
+    if args.backlog:
+        model = Study.objects.filter(centre=centres[0]).order_by("pk").first()
+        assert model is not None, "no study at the first centre"
+        people = list(Resident.objects.order_by("pk").values_list("pk", flat=True)[: args.backlog])
+        now = timezone.now()
+        rnd = random.Random(11)
+        fresh = []
+        for i in range(args.backlog):
+            s = Study(**{f.attname: getattr(model, f.attname) for f in Study._meta.concrete_fields})
+            s.pk = None
+            s.resident_id = people[i % len(people)]
+            s.state = "requested"
+            s.urgency = rnd.choice((0, 1, 1, 1))
+            s.requested_at = now - timedelta(minutes=rnd.randint(1, 60 * 24 * 30))
+            s.claimed_by_id = s.claimed_at = s.reported_at = s.reviewed_at = None
+            s.client_key = ""
+            fresh.append(s)
+        Study.objects.bulk_create(fresh, batch_size=2_000)
+        from django.db import connection
+
+        with (
+            connection.cursor() as cur
+        ):  # statistics that know of the backlog (as autovacuum would)
+            cur.execute(f"ANALYZE {Study._meta.db_table}")
     n_studies = Study.objects.count()
     backlog = {c.pk: Study.objects.filter(centre=c, state__in=open_states).count() for c in centres}
     lines = [
@@ -107,7 +159,7 @@ def main() -> None:
                 reader, deep[i % len(deep)][0], after=deep[i % len(deep)][1]
             ),
         )
-    client = Client()
+    client = client_class()
     client.force_login(user)
 
     def api(i: int) -> None:
@@ -121,6 +173,11 @@ def main() -> None:
         assert r.status_code == 200, r.status_code
 
     measure("page `/diagnostics/queue/` (test client, HTML)", page)
+    if args.backlog:
+        lines.append(
+            f"\n{args.backlog:,} open studies were added to the first centre for the run "
+            "(`--backlog`, rolled back afterwards): a centre a month behind."
+        )
     text = "\n".join(lines)
     print(text)
     if not args.no_write:
