@@ -7,6 +7,8 @@ from datetime import date, datetime, time, timedelta
 from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
+from ninja.errors import ValidationError as NinjaValidationError
+from pydantic import ValidationError as PydanticValidationError
 
 from yigongti.core.api import ErrorOut, actor_of
 from yigongti.core.errors import Forbidden, NotFound
@@ -76,6 +78,11 @@ class BookingOut(Schema):
     pool: str
     source: str
     status: str
+    cancel_reason: str = ""
+
+
+class CancelIn(Schema):
+    reason: str = Field("", max_length=200, description="取消原因（选填）")
 
 
 class WardIn(Schema):
@@ -126,6 +133,7 @@ def booking_out(b: Booking) -> BookingOut:
         pool=b.pool,
         source=b.source,
         status=b.status,
+        cancel_reason=b.cancel_reason,
     )
 
 
@@ -268,7 +276,19 @@ def list_bookings(
 
 @router.post("/scheduling/bookings/{booking_id}/cancel", response={200: BookingOut, **ERRORS})
 def cancel(request: HttpRequest, booking_id: int) -> BookingOut:
-    b = actions.do_cancel_booking(actor_of(request), booking_id)
+    """Body optional: JSON `{"reason": "取消原因"}` (at most 200 characters), or a form field
+    `reason`."""
+    reason = ""
+    if request.content_type != "application/json":
+        reason = request.POST.get("reason", "")
+    elif request.body.strip():
+        try:
+            reason = CancelIn.model_validate_json(request.body).reason
+        except PydanticValidationError as exc:
+            raise NinjaValidationError(
+                [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+            ) from exc
+    b = actions.do_cancel_booking(actor_of(request), booking_id, reason)
     return booking_out(_booking(b.pk))
 
 

@@ -51,7 +51,35 @@ def test_the_bookings_page_shows_the_reason(actor, client_as, booking):
     assert page.status_code == 200
     assert "取消原因：患者已转往上级医院" in page.content.decode()
     live = client_as("village_doctor").get("/scheduling/bookings/")
-    assert "取消原因" not in live.content.decode()
+    assert "取消原因：" not in live.content.decode()
+
+
+def test_the_api_and_the_page_take_a_reason(
+    actor, api_as, client_as, booking, publish, village_residents
+):
+    api = api_as("village_doctor")
+    r = api.post(
+        f"/api/v1/scheduling/bookings/{booking.pk}/cancel",
+        {"reason": "家属要求改期"},
+        content_type="application/json",
+    )
+    assert r.status_code == 200 and r.json()["cancel_reason"] == "家属要求改期"
+    long = api.post(
+        f"/api/v1/scheduling/bookings/{booking.pk}/cancel",
+        {"reason": "长" * 201},
+        content_type="application/json",
+    )
+    assert long.status_code == 422 and "reason" in str(long.json()["detail"][0]["loc"])
+    other = actions.do_book_slot(actor("village_doctor"), booking.slot_id, village_residents[1])
+    live = client_as("village_doctor").get("/scheduling/bookings/").content.decode()
+    assert 'name="reason"' in live  # the cancel form asks for one
+    page = client_as("village_doctor").post(
+        f"/scheduling/bookings/{other.pk}/act/", {"do": "cancel", "reason": "已在乡镇就诊"}
+    )
+    assert page.status_code in (200, 302)
+    assert Booking.objects.get(pk=other.pk).cancel_reason == "已在乡镇就诊"
+    plain = api.post(f"/api/v1/scheduling/bookings/{other.pk}/cancel")
+    assert plain.status_code == 409  # already cancelled; a body is optional
 
 
 def test_appointment_cancelation_reason(actor, api_as, booking):
