@@ -1,0 +1,116 @@
+"""Pages of the monitoring indicators: the dashboard (指标驾驶舱) with trend and group
+comparison charts (ECharts, self-hosted), the drill-down to the records counted, and the
+refresh / target forms for managers."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+
+from yigongti.core.actor import Actor
+from yigongti.core.errors import DomainError
+
+from . import actions, catalogue, queries
+from .rules import LEVEL_LABELS, Grain, Level, parse_level, parse_period, period_of
+
+
+def _default_period() -> str:
+    today = timezone.localdate()
+    return period_of(Grain.YEAR, today).code
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value else None
+    except ValueError:
+        return None
+
+
+def dashboard(request: HttpRequest, actor: Actor) -> HttpResponse:
+    queries.check_can_view(actor, "dashboard")
+    period_text = request.GET.get("period") or _default_period()
+    level_text = request.GET.get("level") or "county"
+    unit = _int(request.GET.get("unit"))
+    errors: list[str] = []
+    try:
+        period = parse_period(period_text)
+        level = parse_level(level_text)
+        if level == Level.COUNTY:
+            unit = None
+        queries.check_unit(level, unit)
+    except DomainError as exc:
+        errors = [e.msg_zh for e in exc.errors]
+        period, level, unit = parse_period(_default_period()), Level.COUNTY, None
+    data = queries.dashboard(period, level, unit, actor)
+    code = request.GET.get("code") or "primary_visit_share"
+    defn = catalogue.get(code)
+    if defn is None or not defn.collected:
+        code = "primary_visit_share"
+    chart = {
+        "code": code,
+        "name": queries.get_def(code).name,
+        "trend": queries.trend(code, period, level, unit, actor),
+        "comparison": queries.comparison(code, period, Level.GROUP, actor),
+    }
+    return render(
+        request,
+        "indicators/dashboard.html",
+        {
+            "d": data,
+            "errors": errors,
+            "period": period,
+            "level": level.value,
+            "unit": unit,
+            "levels": [(lv.value, LEVEL_LABELS[lv]) for lv in Level],
+            "units": queries.units_of(level),
+            "chart": chart,
+            "may_manage": queries.may_manage(actor),
+        },
+    )
+
+
+def drilldown(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
+    try:
+        period = parse_period(request.GET.get("period") or _default_period())
+        level = parse_level(request.GET.get("level") or "county")
+    except DomainError as exc:
+        messages.error(request, "；".join(e.msg_zh for e in exc.errors))
+        return redirect("web:indicators-dashboard")
+    unit = None if level == Level.COUNTY else _int(request.GET.get("unit"))
+    part = request.GET.get("part") or "numerator"
+    data = queries.drilldown(
+        actor,
+        code,
+        period,
+        level,
+        unit,
+        part=part if part in ("numerator", "denominator") else "numerator",
+        source=_int(request.GET.get("source")) or 0,
+        page=_int(request.GET.get("page")) or 1,
+    )
+    return render(request, "indicators/drilldown.html", {"d": data})
+
+
+def refresh(request: HttpRequest, actor: Actor) -> HttpResponse:
+    full = request.POST.get("full") == "1"
+    out = actions.do_refresh_facts(actor, full=full)
+    messages.success(request, f"指标已刷新：写入 {out['facts_written']} 条事实")
+    return redirect(request.POST.get("next") or "web:indicators-dashboard")
+
+
+def target(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
+    try:
+        actions.do_set_target(
+            actor,
+            code,
+            request.POST.get("target", ""),
+            request.POST.get("level", ""),
+            request.POST.get("note", ""),
+        )
+    except DomainError as exc:
+        messages.error(request, "；".join(e.msg_zh for e in exc.errors))
+    else:
+        messages.success(request, "目标值已保存")
+    return redirect(request.POST.get("next") or "web:indicators-dashboard")
