@@ -6,7 +6,7 @@ PY     := $(BIN)/python
 STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1:8000
 
-.PHONY: run test lint typecheck checks pytest test-postgres bench bench-big demo-reset clean help
+.PHONY: assets run test lint typecheck checks pytest test-postgres bench bench-big demo-reset clean help
 
 help:
 	@echo "make run            set up, build the demo county (SQLite) and serve http://$(HOST)"
@@ -21,9 +21,14 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	@touch $(STAMP)
 
+# Self-hosted browser assets (ECharts for the indicator dashboard) from the npm registry,
+# pinned and checked (tools/fetch_assets.py); quick when they are already there.
+assets: $(STAMP)
+	@$(PY) tools/fetch_assets.py
+
 # The MQTT subscriber (home BP meters and glucometers, docs/devices.md) runs beside the web
 # server and stops with it; without a broker it keeps retrying and the pages still work.
-run: $(STAMP)
+run: assets
 	$(PY) manage.py migrate --noinput -v0
 	$(PY) manage.py demo --address $(HOST)
 	@$(PY) manage.py mqtt_subscriber & sub=$$!; \
@@ -42,13 +47,13 @@ checks: $(STAMP)
 	$(PY) manage.py check --fail-level WARNING
 	$(PY) manage.py makemigrations --check --dry-run
 
-pytest: $(STAMP)
+pytest: assets
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck checks pytest
 
 YGT_TEST_PG_URL ?= postgres://postgres:postgres@127.0.0.1:5432/yigongti
-test-postgres: $(STAMP)
+test-postgres: assets
 	YGT_DATABASE_URL=$(YGT_TEST_PG_URL) $(PY) manage.py check --database default
 	YGT_DATABASE_URL=$(YGT_TEST_PG_URL) $(PY) -m pytest $(PYTEST_ARGS)
 
