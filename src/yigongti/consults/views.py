@@ -10,6 +10,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -31,6 +32,21 @@ def _page(request: HttpRequest, items: Any) -> Any:
 
 def _msg(exc: DomainError) -> str:
     return "；".join(e.msg_zh for e in exc.errors)
+
+
+def _who(request: HttpRequest) -> str:
+    """The signed-in person's name as in the top bar (family + given name), else the login."""
+    user = request.user
+    full = f"{getattr(user, 'last_name', '')}{getattr(user, 'first_name', '')}".strip()
+    return (full or user.get_username())[:30]
+
+
+def _people(user_ids: set[int]) -> dict[int, str]:
+    """Display names of the people who made the steps (the step keeps the login name)."""
+    users = (
+        get_user_model().objects.filter(pk__in=user_ids).only("first_name", "last_name", "username")
+    )
+    return {u.pk: f"{u.last_name}{u.first_name}".strip() or u.get_username() for u in users}
 
 
 def _apply(form: forms.Form, exc: DomainError, aliases: dict[str, str] | None = None) -> None:
@@ -138,7 +154,7 @@ def consult_new(request: HttpRequest, actor: Actor) -> HttpResponse:
                 "resident": mpi,
                 "case_summary": summary,
                 "reason": request.GET.get("reason", ""),
-                "requesting_doctor": getattr(request.user, "first_name", "") or actor.username,
+                "requesting_doctor": _who(request),
                 "client_key": uuid.uuid4().hex,
             }
         )
@@ -155,7 +171,14 @@ BOXES = [
 
 
 def consult_list(request: HttpRequest, actor: Actor) -> HttpResponse:
-    default = "inbox" if actor.facility_id is not None else "overdue"
+    # a hospital that is consulted starts on what it received; a township centre or village
+    # clinic (which only asks) on what it sent; the group administrator on the overdue list
+    if actor.facility_id is None:
+        default = "overdue"
+    elif queries.destinations().filter(pk=actor.facility_id).exists():
+        default = "inbox"
+    else:
+        default = "sent"
     box = request.GET.get("box", default)
     if box not in dict(BOXES):
         box = default
@@ -186,6 +209,19 @@ def consult_list(request: HttpRequest, actor: Actor) -> HttpResponse:
 
 
 def consult_detail(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
+    return _detail(request, actor, pk)
+
+
+def _detail(
+    request: HttpRequest,
+    actor: Actor,
+    pk: int,
+    *,
+    failed: str = "",
+    errors: dict[str, str] | None = None,
+) -> HttpResponse:
+    """The consultation page; after a refused step (`failed`), with what was typed kept in
+    that form and the Chinese messages next to the fields they name."""
     c = queries.get_consultation_for(actor, pk)
     sides = queries.sides_of(actor, c)
     can = {
@@ -197,12 +233,20 @@ def consult_detail(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
         if can["accepted"]
         else []
     )
+    steps = list(queries.steps_of(c))
+    names = _people({t.by_id for t in steps if t.by_id is not None})
+    for t in steps:
+        t.who = names.get(t.by_id, t.by_name) if t.by_id is not None else t.by_name  # type: ignore[attr-defined]
     return render(
         request,
         "consults/detail.html",
         {
             "c": c,
-            "steps": queries.steps_of(c),
+            "steps": steps,
+            "is_requester": rules.REQUESTER in sides,
+            "failed": failed,
+            "errors": errors or {},
+            "posted": request.POST if failed else {},
             "can": can,
             "experts": experts,
             "late": rules.overdue(c.state, c.arrange_by, c.finish_by, timezone.now()),
@@ -253,12 +297,25 @@ def consult_act(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
             messages.error(request, "未知操作")
             return redirect("web:consults-detail", pk=pk)
     except DomainError as exc:
+        if what in DONE:
+            # shown again with what was typed (an opinion or decision is not retyped)
+            errors = {e.field: e.msg_zh for e in exc.errors}
+            return _detail(request, actor, pk, failed=what, errors=errors)
         messages.error(request, _msg(exc))
     except Forbidden as exc:
         messages.error(request, exc.msg_zh)
     else:
-        messages.success(request, "已保存")
+        messages.success(request, DONE[what])
     return redirect("web:consults-detail", pk=pk)
+
+
+DONE = {
+    "accept": "已受理并安排会诊",
+    "decline": "已拒绝该会诊申请",
+    "opinion": "会诊意见已提交，等待申请方记录处理决定",
+    "close": "已记录处理决定并评价，会诊结案",
+    "cancel": "会诊申请已撤销",
+}
 
 
 # ---------------------------------------------------------------------------------------------

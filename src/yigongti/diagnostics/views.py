@@ -26,6 +26,21 @@ def _msg(exc: DomainError) -> str:
     return "；".join(e.msg_zh for e in exc.errors)
 
 
+def _who(request: HttpRequest) -> str:
+    """The signed-in person's name as shown in the top bar (family + given name), so reports,
+    acknowledgements and reviews carry a name rather than the login."""
+    user = request.user
+    full = f"{getattr(user, 'last_name', '')}{getattr(user, 'first_name', '')}".strip()
+    return (full or user.get_username())[:30]
+
+
+def _prior_visible(actor: Actor, prior_id: int | None) -> bool:
+    """The earlier study of a mutual-recognition notice is often another facility's: link to it
+    only when this actor may open it (else the page points to the resident's health record,
+    where the report is filed)."""
+    return prior_id is not None and queries.studies_visible_to(actor).filter(pk=prior_id).exists()
+
+
 def _apply(form: forms.Form, exc: DomainError) -> None:
     for err in exc.errors:
         name = err.field.split(".")[0]
@@ -86,6 +101,7 @@ def study_new(request: HttpRequest, actor: Actor) -> HttpResponse:
         for c in queries.requester_centres(actor)
     ]
     warning = None
+    person = None
     if request.method == "POST":
         form = StudyForm(request.POST)
         form.fields["centre_id"].choices = choices  # type: ignore[attr-defined]
@@ -93,6 +109,7 @@ def study_new(request: HttpRequest, actor: Actor) -> HttpResponse:
             d = form.cleaned_data
             try:
                 resident = get_resident_for(actor, d["resident"], purpose="diagnostics")
+                person = resident
                 res = actions.do_request_study(
                     actor,
                     resident,
@@ -118,10 +135,17 @@ def study_new(request: HttpRequest, actor: Actor) -> HttpResponse:
                     return redirect("web:diagnostics-detail", pk=res.study.pk)
                 warning = res.warning
     else:
+        mpi = request.GET.get("resident", "").strip()
+        if mpi:
+            try:
+                person = get_resident_for(actor, mpi, purpose="diagnostics")
+            except NotFound:
+                messages.error(request, "居民档案不存在或不在您的服务范围")
+                mpi = ""
         form = StudyForm(
             initial={
-                "resident": request.GET.get("resident", ""),
-                "requesting_doctor": getattr(request.user, "first_name", "") or actor.username,
+                "resident": mpi,
+                "requesting_doctor": _who(request),
                 "client_key": uuid.uuid4().hex,
             }
         )
@@ -129,7 +153,13 @@ def study_new(request: HttpRequest, actor: Actor) -> HttpResponse:
     return render(
         request,
         "diagnostics/new.html",
-        {"form": form, "warning": warning, "no_centre": not choices},
+        {
+            "form": form,
+            "warning": warning,
+            "person": person,
+            "prior_visible": warning is not None and _prior_visible(actor, warning.prior.pk),
+            "no_centre": not choices,
+        },
     )
 
 
@@ -168,6 +198,19 @@ def _clinical(actor: Actor) -> None:
 
 def study_detail(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     _clinical(actor)
+    return _detail(request, actor, pk)
+
+
+def _detail(
+    request: HttpRequest,
+    actor: Actor,
+    pk: int,
+    *,
+    failed: str = "",
+    errors: dict[str, str] | None = None,
+) -> HttpResponse:
+    """The study page; after a refused action (`failed`), with what was typed kept in that
+    form and the Chinese messages next to the fields they name."""
     s = queries.get_study_for(actor, pk)
     sides = queries.sides_of(actor, s)
     can = {t: any(rules.may(s.state, t, side) for side in sides) for t in StudyState.values}
@@ -176,6 +219,8 @@ def study_detail(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     template = None
     tid = request.GET.get("template", "")
     templates = list(queries.templates_of(s.centre_id)) if rules.READER in sides else []
+    if failed in ("report", "amend"):
+        tid = request.POST.get("template_id", "")
     if tid.isdigit():
         template = next((t for t in templates if t.pk == int(tid)), None)
     return render(
@@ -200,6 +245,14 @@ def study_detail(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
             "grades": FilmGrade.choices,
             "imaging": s.kind == CentreKind.IMAGING,
             "level_label": rules.LEVEL_LABELS.get(cv.escalation_level, "") if cv else "",
+            "failed": failed,
+            "errors": errors or {},
+            "posted": request.POST if failed else {},
+            "is_reader": rules.READER in sides or rules.REVIEWER in sides,
+            # the reader who signed the current report does not review it (the action refuses)
+            "may_review": can[StudyState.REVIEWED]
+            and not (current is not None and current.reader_id == actor.user_id),
+            "prior_visible": _prior_visible(actor, s.prior_study_id),
             "now": timezone.now(),
         },
     )
@@ -219,6 +272,7 @@ def study_act(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
             critical_text=p.get("critical_text", ""),
             template_id=int(t) if t.isdigit() else None,
             amend_reason=p.get("amend_reason", ""),
+            reader_name=_who(request),
         )
 
     try:
@@ -239,25 +293,47 @@ def study_act(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
                 consistent=p.get("consistent") == "yes",
                 film_grade=p.get("film_grade", ""),
                 note=p.get("note", ""),
+                reviewer_name=_who(request),
             )
         elif what in ("ack", "resolve"):
             cv_id = p.get("cv", "")
             if not cv_id.isdigit():
                 raise NotFound("危急值")
             if what == "ack":
-                actions.do_acknowledge_critical(actor, int(cv_id))
+                actions.do_acknowledge_critical(actor, int(cv_id), name=_who(request))
             else:
-                actions.do_resolve_critical(actor, int(cv_id), p.get("action_taken", ""))
+                actions.do_resolve_critical(
+                    actor, int(cv_id), p.get("action_taken", ""), name=_who(request)
+                )
         else:
             messages.error(request, "未知操作")
             return redirect("web:diagnostics-detail", pk=pk)
     except DomainError as exc:
+        if what in KEEP_INPUT:
+            errors = {e.field: e.msg_zh for e in exc.errors}
+            return _detail(request, actor, pk, failed=what, errors=errors)
         messages.error(request, _msg(exc))
     except Forbidden as exc:
         messages.error(request, exc.msg_zh)
     else:
-        messages.success(request, "已保存")
+        messages.success(request, DONE.get(what, "已保存"))
     return redirect("web:diagnostics-detail", pk=pk)
+
+
+# actions whose form carries typed text: on a refusal the page is shown again with it kept
+KEEP_INPUT = ("report", "amend", "review", "cancel", "resolve")
+
+
+DONE = {
+    "claim": "已领取，请书写报告",
+    "release": "已退回队列",
+    "report": "报告已签发",
+    "amend": "报告已更正",
+    "cancel": "申请已撤销",
+    "review": "质控评价已保存",
+    "ack": "已确认收到危急值，请登记处置措施",
+    "resolve": "危急值处置已登记",
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -276,6 +352,7 @@ def quality(request: HttpRequest, actor: Actor) -> HttpResponse:
         "diagnostics/quality.html",
         {
             "days": days,
+            "periods": [(30, "近30天"), (90, "近90天"), (180, "近180天"), (365, "近一年")],
             "since": since,
             "until": until,
             "by_centre": queries.quality_rates(actor, since, until, by="centre"),
