@@ -176,7 +176,7 @@ def _entries(batch: int = 5000) -> Iterator[AuditEntry]:
         if not chunk:
             return
         yield from chunk
-        last = chunk[-1].seq
+        last = chunk[-1].seq or last
 
 
 def verify_chain() -> ChainReport:
