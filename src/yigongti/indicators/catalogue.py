@@ -120,6 +120,11 @@ class Source:
     #: sharing that day (December, Q4, H2 and the year; the running month, quarter, half and
     #: year) are then counted once per refresh.
     depends_on: str = "period"
+    #: optional fast path for the fact layer: `grouped(start, end, memo)` returns the rows
+    #: `query(...).values(facility, township, village).annotate(_n=...)` would, computed by
+    #: the source app in one set-based query (`memo` lets sources sharing a computation run it
+    #: once); the drill-down still reads `query`, and a test holds the two equal
+    grouped: Callable[[date, date, dict[Any, Any]], list[dict[str, Any]]] | None = None
 
 
 @dataclass(frozen=True)
@@ -299,10 +304,28 @@ def _chronic_source(label: str, disease: str, measure: str, part: str) -> Source
             part=part,
         )
 
+    column = "den" if part == "denominator" else ("norm" if measure == "norm" else "ctl")
+
+    def grouped(start: date, end: date, memo: dict[Any, Any]) -> list[dict[str, Any]]:
+        key = ("chronic.rate_cells", disease, start, end)
+        if key not in memo:  # numerators and denominator of both rates: one query
+            memo[key] = chronic_queries.rate_cells(disease, start, end)
+        return [
+            {
+                "facility_id": r["facility_id"],
+                "resident__township_id": r["township_id"],
+                "resident__village_id": r["village_id"],
+                "_n": r[column],
+            }
+            for r in memo[key]
+            if r[column]
+        ]
+
     return Source(
         label=label,
         model_label="registration",
         query=query,
+        grouped=grouped,
         facility="facility_id",
         township="resident__township_id",
         village="resident__village_id",

@@ -214,8 +214,12 @@ def _count_period(
 ) -> None:
     key = (id(src), *_period_key(src, p))
     if key not in memo:
-        memo[key] = list(
-            src.query(p.start, p.end).order_by().values(*_dims(src)).annotate(_n=_measure(src))
+        memo[key] = (
+            src.grouped(p.start, p.end, memo)
+            if src.grouped is not None
+            else list(
+                src.query(p.start, p.end).order_by().values(*_dims(src)).annotate(_n=_measure(src))
+            )
         )
     for row in memo[key]:
         f, g, t, v = cells.cell(defn, *_row_dims(src, row))
