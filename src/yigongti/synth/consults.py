@@ -143,6 +143,8 @@ def _load_consultations(*, seed: int, today: date, years: float, per_1000: float
         emergency = rng.random() < EMERGENCY
         reason, purpose = rng.choice(REASONS)
         outcome = _weighted(rng, OUTCOMES)
+        if (today - day).days <= 2 and outcome != "cancelled":
+            outcome = "open"  # the last two days' requests still wait for the hospital
         if outcome == "open" and (today - day).days > 4:
             outcome = "closed"
         c = Consultation(

@@ -154,6 +154,8 @@ def load_referrals(
         out = rng.random() < OUT_OF_COUNTY
         day = today - timedelta(days=rng.randrange(span))
         outcome = _weighted(rng, OUTCOMES)
+        if (today - day).days <= 2 and outcome != "cancelled":
+            outcome = "open"  # the last two days' notes still wait for an answer
         if outcome == "open" and ((today - day).days > 3 or (pk, lead) in open_pairs):
             outcome = "completed"  # one open referral per person and hospital
         if outcome == "open" and not out:

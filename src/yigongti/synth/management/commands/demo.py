@@ -28,6 +28,7 @@ class Command(BaseCommand):
             self.stdout.write("building the demo county (about 20 000 residents)…")
             call_command("synth", size="demo", stdout=self.stdout)
             call_command("find_duplicates", stdout=self.stdout)
+            call_command("refresh_indicators", full=True, stdout=self.stdout)  # the dashboard
         labels = {"outsider_doctor": "乡村医生（另一乡镇）"}
         self.stdout.write("")
         self.stdout.write(f"Yigongti 医共体 demo — http://{options['address']}")
