@@ -575,7 +575,7 @@ def _builtin() -> list[IndicatorDef]:
             Unit.PER_10K,
             "远程会诊/专家下沉（consults）",
             Direction.HIGHER,
-            "专家派驻数据尚未采集（consults 模块建设中）",
+            "专家派驻已在“专家下沉”中登记（/dispatch/ 按地区给出每万人口数），尚未接入指标事实层",
             1,
         ),
         _not_collected(
@@ -588,7 +588,7 @@ def _builtin() -> list[IndicatorDef]:
             Unit.COUNT,
             "共享诊断中心（diagnostics）",
             Direction.HIGHER,
-            "共享诊断中心数据尚未采集（diagnostics 模块建设中）",
+            "共享诊断中心已在平台运行（/diagnostics/quality/），服务量尚未接入指标事实层",
             2,
         ),
         _not_collected(
