@@ -37,6 +37,7 @@ from yigongti.consults.models import State as ConsultState
 from yigongti.contracts import queries as contracts_queries
 from yigongti.contracts.models import Contract
 from yigongti.core.actor import Actor
+from yigongti.diagnostics.models import CentreKind, Study, StudyState
 from yigongti.network.models import FacilityKind
 from yigongti.records.models import Encounter, EncounterKind, VersionStatus
 from yigongti.referrals.models import Direction as RefDirection
@@ -424,6 +425,30 @@ CONSULTS_ANSWERED = Source(
         ("受邀机构", "to_facility__name"),
     ),
 )
+
+
+def _centre_reports(start: date, end: date) -> QuerySet[Study]:
+    """Imaging and ECG studies a shared centre reported in the period, for any member."""
+    return Study.objects.filter(
+        in_days("reported_at", start, end),
+        kind__in=(CentreKind.IMAGING, CentreKind.ECG),
+        state__in=(StudyState.REPORTED, StudyState.REVIEWED),
+    )
+
+
+CENTRE_REPORTS = Source(
+    label="诊断中心出具报告的影像、心电检查",
+    model_label="study",
+    query=_centre_reports,
+    month="reported_at",
+    facility="requesting_facility_id",
+    columns=(
+        ("检查项目", "exam_name"),
+        ("申请时间", "requested_at"),
+        ("报告时间", "reported_at"),
+        ("申请机构", "requesting_facility__name"),
+    ),
+)
 CONSULT_HOURS = replace(CONSULTS_ANSWERED, label="会诊用时合计（小时）", measure=_consult_duration)
 
 
@@ -578,18 +603,21 @@ def _builtin() -> list[IndicatorDef]:
             "专家派驻已在“专家下沉”中登记（/dispatch/ 按地区给出每万人口数），尚未接入指标事实层",
             1,
         ),
-        _not_collected(
-            "shared_centre_services",
-            "影像、心电诊断中心服务量",
-            "homogeneous",
-            "基层检查由县级影像/心电诊断中心出具报告的人次。",
-            "诊断中心出具报告人次",
-            q,
-            Unit.COUNT,
-            "共享诊断中心（diagnostics）",
-            Direction.HIGHER,
-            "共享诊断中心已在平台运行（/diagnostics/quality/），服务量尚未接入指标事实层",
-            2,
+        IndicatorDef(
+            code="shared_centre_services",
+            name="影像、心电诊断中心服务量",
+            aspect="homogeneous",
+            definition=(
+                "期内由县级影像、心电共享诊断中心为成员机构出具报告的检查人次（已报告、已质控；"
+                "撤销不计），归属申请机构（DOMAIN.md §7、§10）。"
+            ),
+            numerator_text="诊断中心出具报告人次",
+            denominator_text=q,
+            unit=Unit.COUNT,
+            source_text="共享诊断中心（diagnostics）",
+            direction=Direction.HIGHER,
+            numerator=(CENTRE_REPORTS,),
+            order=2,
         ),
         _not_collected(
             "village_ecg_coverage",

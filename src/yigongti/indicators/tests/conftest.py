@@ -15,6 +15,7 @@ import pytest
 from yigongti.chronic.models import Followup, Registration
 from yigongti.consults.models import Consultation
 from yigongti.contracts.models import Contract, ServicePackage, Team
+from yigongti.diagnostics.models import Centre, Study
 from yigongti.network.models import Division, Facility, MedicalGroup
 from yigongti.records.models import Encounter
 from yigongti.referrals.models import Referral
@@ -78,6 +79,30 @@ def referral(
         reason="测试",
         referring_doctor="测试医生",
         **kw,
+    )
+
+
+def study(
+    r: Resident,
+    centre: Centre,
+    src: Facility,
+    requested: datetime,
+    reported: datetime | None,
+    state: str,
+    kind: str = "imaging",
+) -> Study:
+    return Study.objects.create(
+        centre=centre,
+        kind=kind,
+        resident=r,
+        requesting_facility=src,
+        requesting_doctor="测试医生",
+        exam_code="T-01",
+        exam_name="测试检查",
+        requested_at=requested,
+        claimed_at=reported,
+        reported_at=reported,
+        state=state,
     )
 
 
@@ -224,6 +249,15 @@ def tiny(county: Any) -> Tiny:
     consult(e, vc1, h, at(2025, 5, 1, 10), at(2025, 5, 1, 16), "answered")  # 6 h
     consult(b, c1, h, at(2025, 5, 20), None, "accepted")  # no opinion yet
     consult(c, c2, h, at(2025, 5, 2, 8), at(2025, 5, 2, 12), "cancelled")  # left out
+
+    # --- shared diagnosis centres (imaging and ECG reports count) ---------------------------
+    img = Centre.objects.create(name="测试影像中心", kind="imaging", facility=h)
+    lab = Centre.objects.create(name="测试检验中心", kind="lab", facility=h)
+    study(a, img, c1, at(2025, 4, 1), at(2025, 4, 2), "reported")  # counted
+    study(e, img, vc1, at(2025, 6, 9), at(2025, 6, 10), "reviewed", kind="ecg")  # counted
+    study(b, lab, c1, at(2025, 4, 2), at(2025, 4, 3), "reported", kind="lab")  # lab: not
+    study(c, img, c1, at(2025, 7, 1), None, "cancelled")  # cancelled: not
+    study(f, img, c1, at(2025, 12, 30), None, "requested")  # not reported yet: not
 
     # --- chronic ------------------------------------------------------------------------------
     ra = registration(t, "a", a, c1)

@@ -65,6 +65,9 @@ GROUP_2025 = [
     # consultations answered in 2025: centre1 (24 h) and clinic1 (6 h); the unanswered and
     # the cancelled one left out
     ("remote_consults", 2, 0, 2),
+    # imaging/ECG studies reported in 2025 for the group: centre1's film (April) and clinic1's
+    # ECG (June); the lab study, the cancelled and the unreported ones left out
+    ("shared_centre_services", 2, 0, 2),
     ("remote_consult_turnaround", 30, 2, Decimal("15.00")),
 ]
 
