@@ -5,14 +5,15 @@ refresh / target forms for managers."""
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
+from yigongti.core import audit
 from yigongti.core.actor import Actor
 from yigongti.core.errors import DomainError
 
-from . import actions, catalogue, queries
+from . import actions, catalogue, exports, queries
 from .rules import LEVEL_LABELS, Grain, Level, parse_level, parse_period, period_of
 
 
@@ -69,6 +70,35 @@ def dashboard(request: HttpRequest, actor: Actor) -> HttpResponse:
             "may_manage": queries.may_manage(actor),
         },
     )
+
+
+def export(request: HttpRequest, actor: Actor, fmt: str) -> HttpResponse:
+    """The dashboard's table as CSV or Excel (same period / level / unit parameters)."""
+    if fmt not in ("csv", "xlsx"):
+        raise Http404("导出格式只能是 csv 或 xlsx")
+    queries.check_can_view(actor, "dashboard")
+    try:
+        period = parse_period(request.GET.get("period") or _default_period())
+        level = parse_level(request.GET.get("level") or "county")
+        unit = None if level == Level.COUNTY else _int(request.GET.get("unit"))
+        queries.check_unit(level, unit)
+    except DomainError as exc:
+        return HttpResponse("；".join(e.msg_zh for e in exc.errors), status=400)
+    data = queries.dashboard(period, level, unit, actor)
+    audit.record(
+        actor, audit.Action.EXPORT, "indicator_dashboard", period.code,
+        detail={"level": level.value, "unit": unit, "format": fmt},
+    )  # fmt: skip
+    name = f"indicators-{period.code}-{level.value}{'-' + str(unit) if unit else ''}"
+    if fmt == "xlsx":
+        resp = HttpResponse(
+            exports.as_xlsx(data),
+            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    else:
+        resp = HttpResponse(exports.as_csv(data), content_type="text/csv; charset=utf-8")
+    resp["Content-Disposition"] = f'attachment; filename="{name}.{fmt}"'
+    return resp
 
 
 def drilldown(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:

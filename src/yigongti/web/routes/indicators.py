@@ -25,6 +25,11 @@ urlpatterns: list[URLPattern] = [
         name="indicators-dashboard",
     ),
     path(
+        "indicators/export.<str:fmt>",
+        page(views.export, perm=Perm.VIEW_INDICATORS, methods=GET),
+        name="indicators-export",
+    ),
+    path(
         "indicators/<str:code>/records/",
         page(views.drilldown, perm=Perm.VIEW_INDICATORS, methods=GET),
         name="indicators-drilldown",
