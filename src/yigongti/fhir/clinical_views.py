@@ -233,6 +233,25 @@ def facility_id_for(key: str) -> int | None:
     return f
 
 
+def organization_pk(reference: str) -> int | None:
+    """The facility of an Organization reference (`Organization/<code>`, `<code>`); None for
+    another resource type or an unknown facility."""
+    kind, _, key = reference.rpartition("/")
+    if kind not in ("", "Organization") and not kind.endswith("/Organization"):
+        return None
+    return facility_id_for(key)
+
+
+def organization_q(field_name: str) -> Callable[[str], Q]:
+    """A reference search on a facility column (performer, requester, owner)."""
+
+    def make(value: str) -> Q:
+        pk = organization_pk(value)
+        return Q(**{field_name: pk}) if pk is not None else search.NOTHING
+
+    return make
+
+
 def _resident(mpi: str, path: str) -> Resident:
     r = Resident.objects.filter(mpi_id=mpi).first()
     if r is None:

@@ -21,7 +21,7 @@ from yigongti.core.errors import NotFound
 
 from . import search, systems
 from .clinical import local_time, patient_ref
-from .clinical_views import _date_q, _mpi_by_resident, facility_id_for
+from .clinical_views import _date_q, _mpi_by_resident, organization_q
 from .mapping import JSON, facility_resource_id
 from .search import SearchRequest
 
@@ -193,34 +193,11 @@ def is_consult_category(value: str) -> bool:
     return system in (None, SNOMED) and code == CONSULT_CATEGORY[0]
 
 
-def _status_q(value: str) -> Q:
-    code = search._token(value)[1]
-    states = [s for s, fhir in REQUEST_STATUS.items() if fhir == code]
-    return Q(state__in=states) if states else search.NOTHING
-
-
-def _priority_q(value: str) -> Q:
-    code = search._token(value)[1]
-    wanted = [u for u, p in PRIORITY.items() if p == code]
-    return Q(urgency__in=wanted) if wanted else search.NOTHING
-
-
-def _org_q(field_name: str) -> Callable[[str], Q]:
-    def make(value: str) -> Q:
-        kind, _, key = value.rpartition("/")
-        if kind not in ("", "Organization") and not kind.endswith("/Organization"):
-            return search.NOTHING
-        pk = facility_id_for(key)
-        return Q(**{field_name: pk}) if pk is not None else search.NOTHING
-
-    return make
-
-
 def _performer_q(value: str) -> Q:
     kind, _, key = value.rpartition("/")
     if kind.endswith("Practitioner"):
         return Q(expert_id=int(key)) if key.isdigit() else search.NOTHING
-    return _org_q("to_facility_id")(value)
+    return organization_q("to_facility_id")(value)
 
 
 def _id_q(value: str) -> Q:
@@ -230,13 +207,13 @@ def _id_q(value: str) -> Q:
 
 MAKERS: dict[str, Callable[[str], Q]] = {
     "_id": _id_q,
-    "status": _status_q,
+    "status": search.mapped_q("state", REQUEST_STATUS),
     "intent": lambda v: Q() if search._token(v)[1] == "order" else search.NOTHING,
-    "priority": _priority_q,
+    "priority": search.mapped_q("urgency", PRIORITY),
     "category": lambda v: Q() if is_consult_category(v) else search.NOTHING,
     "authored": lambda v: _date_q("submitted_at", "authored", v),
     "performer": _performer_q,
-    "requester": _org_q("from_facility_id"),
+    "requester": organization_q("from_facility_id"),
 }
 
 

@@ -33,7 +33,13 @@ from yigongti.residents.queries import identity_ids, in_scope
 
 from . import search, systems
 from .clinical import local_time, patient_ref
-from .clinical_views import _date_q, _mpi_by_resident, facility_id_for, resolve_patient
+from .clinical_views import (
+    _date_q,
+    _mpi_by_resident,
+    facility_id_for,
+    organization_q,
+    resolve_patient,
+)
 from .mapping import JSON, facility_resource_id
 from .outcome import FhirError, from_domain_error
 from .search import ParamSpec, SearchRequest
@@ -371,35 +377,11 @@ def read(actor: Actor, resource_type: str, resource_id: str) -> JSON:
 # --- searches --------------------------------------------------------------------------
 
 
-def _org_pk(value: str) -> int | None:
-    kind, _, key = value.rpartition("/")
-    if kind not in ("", "Organization") and not kind.endswith("/Organization"):
-        return None
-    return facility_id_for(key)
-
-
-def _facility_q(field_name: str) -> Callable[[str], Q]:
-    def make(value: str) -> Q:
-        pk = _org_pk(value)
-        return Q(**{field_name: pk}) if pk is not None else search.NOTHING
-
-    return make
-
-
 def _performer_q(value: str) -> Q:
     kind, _, key = value.rpartition("/")
     if kind.endswith("Practitioner"):
         return Q(to_doctor_id=int(key)) if key.isdigit() else search.NOTHING
-    return _facility_q("to_facility_id")(value)
-
-
-def _status_q(mapping: dict[str, str]) -> Callable[[str], Q]:
-    def make(value: str) -> Q:
-        code = search._token(value)[1]
-        states = [s for s, fhir in mapping.items() if fhir == code]
-        return Q(state__in=states) if states else search.NOTHING
-
-    return make
+    return organization_q("to_facility_id")(value)
 
 
 def _category_q(value: str) -> Q:
@@ -409,18 +391,6 @@ def _category_q(value: str) -> Q:
     if system in (None, direction_system()) and code in Direction.values:
         return Q(direction=code)
     return search.NOTHING
-
-
-def _intent_q(value: str) -> Q:
-    code = search._token(value)[1]
-    wanted = [d for d, intent in INTENT.items() if intent == code]
-    return Q(direction__in=wanted) if wanted else search.NOTHING
-
-
-def _priority_q(value: str) -> Q:
-    code = search._token(value)[1]
-    wanted = [u for u, p in PRIORITY.items() if p == code]
-    return Q(urgency__in=wanted) if wanted else search.NOTHING
 
 
 def _task_code_q(value: str) -> Q:
@@ -476,14 +446,14 @@ def referral_queryset(actor: Actor, resource_type: str, req: SearchRequest) -> Q
     statuses = REQUEST_STATUS if resource_type == "ServiceRequest" else TASK_STATUS
     makers: dict[str, Callable[[str], Q]] = {
         "_id": lambda v: Q(pk=int(v)) if v.isdigit() else search.NOTHING,
-        "status": _status_q(statuses),
-        "intent": _intent_q,
-        "priority": _priority_q,
+        "status": search.mapped_q("state", statuses),
+        "intent": search.mapped_q("direction", INTENT),
+        "priority": search.mapped_q("urgency", PRIORITY),
         "category": _category_q,
         "authored": lambda v: _date_q("authored_at", "authored", v),
         "performer": _performer_q,
-        "owner": _facility_q("to_facility_id"),
-        "requester": _facility_q("from_facility_id"),
+        "owner": organization_q("to_facility_id"),
+        "requester": organization_q("from_facility_id"),
         "focus": _ref_id_q,
         "code": _task_code_q,
     }

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial, reduce
 from operator import and_, or_
+from typing import Any
 from urllib.parse import urlencode
 
 from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
@@ -174,6 +175,18 @@ def parse(query: QueryDict, specs: Sequence[ParamSpec], *, strict: bool) -> Sear
 
 def _any_of(values: list[str], make: Callable[[str], Q]) -> Q:
     return reduce(or_, (make(v) for v in values))
+
+
+def mapped_q(field_name: str, mapping: Mapping[Any, str]) -> Callable[[str], Q]:
+    """A token search on a code the facade maps from a column (status, priority, intent):
+    the rows whose `field_name` value maps to the code asked for; no row for an unknown code."""
+
+    def make(value: str) -> Q:
+        code = _token(value)[1]
+        wanted = [k for k, v in mapping.items() if v == code]
+        return Q(**{f"{field_name}__in": wanted}) if wanted else NOTHING
+
+    return make
 
 
 def _token(value: str) -> tuple[str | None, str]:

@@ -25,7 +25,13 @@ from yigongti.diagnostics.queries import get_study_for, requester_centres, studi
 
 from . import search, systems
 from .clinical import CATEGORY_TO_V2, V2_TO_CATEGORY, local_time, patient_ref
-from .clinical_views import _date_q, _mpi_by_resident, facility_id_for, resolve_patient
+from .clinical_views import (
+    _date_q,
+    _mpi_by_resident,
+    facility_id_for,
+    organization_q,
+    resolve_patient,
+)
 from .mapping import JSON, facility_resource_id
 from .outcome import FhirError, Issue, from_domain_error
 from .search import SearchRequest
@@ -225,29 +231,6 @@ def _kind_from_body(body: JSON) -> str | None:
     return None
 
 
-def _status_q(value: str) -> Q:
-    code = search._token(value)[1]
-    states = [s for s, fhir in REQUEST_STATUS.items() if fhir == code]
-    return Q(state__in=states) if states else search.NOTHING
-
-
-def _priority_q(value: str) -> Q:
-    code = search._token(value)[1]
-    wanted = [u for u, p in PRIORITY.items() if p == code]
-    return Q(urgency__in=wanted) if wanted else search.NOTHING
-
-
-def _org_q(field_name: str) -> Callable[[str], Q]:
-    def make(value: str) -> Q:
-        kind, _, key = value.rpartition("/")
-        if kind not in ("", "Organization") and not kind.endswith("/Organization"):
-            return search.NOTHING
-        pk = facility_id_for(key)
-        return Q(**{field_name: pk}) if pk is not None else search.NOTHING
-
-    return make
-
-
 def _code_q(value: str) -> Q:
     system, code = search._token(value)
     if system not in (None, systems.report_code_system()) or not code:
@@ -262,13 +245,13 @@ def _id_q(value: str) -> Q:
 
 MAKERS: dict[str, Callable[[str], Q]] = {
     "_id": _id_q,
-    "status": _status_q,
+    "status": search.mapped_q("state", REQUEST_STATUS),
     "intent": lambda v: Q() if search._token(v)[1] == "order" else search.NOTHING,
-    "priority": _priority_q,
+    "priority": search.mapped_q("urgency", PRIORITY),
     "category": _category_q,
     "authored": lambda v: _date_q("requested_at", "authored", v),
-    "performer": _org_q("centre__facility_id"),
-    "requester": _org_q("requesting_facility_id"),
+    "performer": organization_q("centre__facility_id"),
+    "requester": organization_q("requesting_facility_id"),
     "code": _code_q,
 }
 
