@@ -44,7 +44,7 @@ def day_of_activity() -> dict[str, int]:
     from django.utils import timezone
 
     from yigongti.chronic.models import Followup, Registration
-    from yigongti.records.bulk import insert_rows
+    from yigongti.records.bulk import insert_rows, row_of
     from yigongti.records.models import Encounter
     from yigongti.referrals.models import Referral
 
@@ -52,25 +52,17 @@ def day_of_activity() -> dict[str, int]:
     today = timezone.localdate()
     run = uuid.uuid4().hex[:8]
 
-    def copies(model: Any, rows: list[Any], **changes: Any) -> list[dict[str, Any]]:
-        out = []
-        for i, obj in enumerate(rows):
-            row = {
-                f.attname: getattr(obj, f.attname)
-                for f in model._meta.concrete_fields
-                if not f.primary_key
-            }
-            for k, v in changes.items():
-                row[k] = v(i, obj) if callable(v) else v
-            out.append(row)
-        return out
+    def copies(rows: list[Any], **changes: Any) -> list[dict[str, Any]]:
+        return [
+            row_of(obj, **{k: v(i, obj) if callable(v) else v for k, v in changes.items()})
+            for i, obj in enumerate(rows)
+        ]
 
     with transaction.atomic():
         visits = list(Encounter.objects.filter(status="current", kind="outpatient")[:DAY_VISITS])
         insert_rows(
             Encounter,
             copies(
-                Encounter,
                 visits,
                 started_at=lambda i, _: now - timedelta(minutes=i % 600),
                 recorded_at=now,
@@ -91,12 +83,8 @@ def day_of_activity() -> dict[str, int]:
         assert model_fu is not None
         fu_rows = []
         for pk, resident_id, disease, facility_id in regs:
-            row = {
-                f.attname: getattr(model_fu, f.attname)
-                for f in Followup._meta.concrete_fields
-                if not f.primary_key
-            }
-            row.update(
+            row = row_of(
+                model_fu,
                 registration_id=pk,
                 resident_id=resident_id,
                 disease=disease,
@@ -118,7 +106,7 @@ def day_of_activity() -> dict[str, int]:
                 changes[name] = now
         if "client_key" in fields:
             changes["client_key"] = lambda i, _: f"bench-day-{run}-{i}"
-        insert_rows(Referral, copies(Referral, ups, **changes))
+        insert_rows(Referral, copies(ups, **changes))
     return {"visits": len(visits), "follow-ups": len(fu_rows), "referrals": len(ups)}
 
 

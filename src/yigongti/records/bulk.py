@@ -529,6 +529,16 @@ def _json_default(o: object) -> str:
     return o.isoformat() if isinstance(o, date | datetime) else str(o)
 
 
+def row_of(obj: models.Model, **given: Any) -> dict[str, Any]:
+    """A model instance as {attname: value} for `insert_rows` (its primary key left out);
+    `given` fills or overrides columns (ids, auto_now_add timestamps the database would set)."""
+    out: dict[str, Any] = {
+        f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields if not f.primary_key
+    }
+    out.update(given)
+    return out
+
+
 def insert_rows(model: type[models.Model], rows: list[dict[str, Any]]) -> list[int]:
     """Insert rows given as {attname: value} (missing fields take their defaults) and return
     their ids, in order. PostgreSQL: ids drawn from the sequence in one query, rows sent with

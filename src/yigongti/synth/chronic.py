@@ -35,7 +35,7 @@ from yigongti.chronic.models import (
     Registration,
 )
 from yigongti.network.models import Facility, FacilityKind
-from yigongti.records.bulk import insert_rows
+from yigongti.records.bulk import insert_rows, row_of
 from yigongti.records.models import Observation
 from yigongti.residents.models import Resident
 
@@ -142,16 +142,6 @@ def _history(
     return out
 
 
-def _row(obj: Registration | Followup, **given: object) -> dict[str, object]:
-    """A model instance as {attname: value} for `insert_rows`; `given` fills what the
-    database would (ids, auto_now_add timestamps)."""
-    out: dict[str, object] = {
-        f.attname: getattr(obj, f.attname) for f in obj._meta.concrete_fields if not f.primary_key
-    }
-    out.update(given)
-    return out
-
-
 def load_chronic(
     *,
     seed: int,
@@ -209,12 +199,12 @@ def load_chronic(
             fus.extend(_history(rng, reg, start, today, facility_id))
         now = timezone.now()
         with transaction.atomic():
-            ids = insert_rows(Registration, [_row(r, created_at=now) for r in regs])
+            ids = insert_rows(Registration, [row_of(r, created_at=now) for r in regs])
             for reg, pk in zip(regs, ids, strict=True):
                 reg.pk = pk
             insert_rows(
                 Followup,
-                [_row(fu, registration_id=fu.registration.pk, recorded_at=now) for fu in fus],
+                [row_of(fu, registration_id=fu.registration.pk, recorded_at=now) for fu in fus],
             )
         counts["registration"] += len(regs)
         counts["followup"] += len(fus)
