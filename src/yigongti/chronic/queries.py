@@ -36,7 +36,7 @@ from yigongti.core import audit
 from yigongti.core.actor import Actor, ScopeKind
 from yigongti.core.errors import Forbidden, NotFound
 from yigongti.network.models import Division, MedicalGroup
-from yigongti.network.queries import catchment_township_ids
+from yigongti.network.queries import catchment_township_ids, group_of_townships
 from yigongti.records.models import Observation, Source, VersionStatus
 from yigongti.residents.models import Resident, ResidentStatus
 from yigongti.residents.queries import SCOPE_COLUMN, residents_visible_to
@@ -432,20 +432,6 @@ def _norm_q(start: date, end: date) -> Q:
     )
 
 
-def _group_case() -> Case | Value:
-    whens = [
-        When(resident__township_id__in=list(catchment_township_ids(g.pk)), then=Value(g.pk))
-        for g in MedicalGroup.objects.order_by("pk")
-    ]
-    return Case(*whens, default=Value(0), output_field=IntegerField()) if whens else Value(0)
-
-
-def _unit_expr(by: str) -> Any:
-    if by == "group":
-        return _group_case()
-    return F(_unit_column(by))
-
-
 def _rate_sql(
     disease: str, start: date, end: date, groups: list[str], scope_sql: str, scope_params: list[Any]
 ) -> list[tuple[Any, ...]]:
@@ -532,10 +518,7 @@ def _rate_rows(actor: Actor, disease: str, start: date, end: date, by: str) -> l
     ]
     if by != "group":
         return raw
-    group_of: dict[int, int] = {}
-    for g in MedicalGroup.objects.order_by("pk").values_list("pk", flat=True):
-        for t in catchment_township_ids(g):
-            group_of.setdefault(t, g)  # a township in two catchments: the first group
+    group_of = group_of_townships()
     folded: dict[int, dict[str, Any]] = {}
     for r in raw:
         g = group_of.get(r["unit"], 0)

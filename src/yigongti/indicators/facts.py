@@ -25,8 +25,8 @@ from django.utils import timezone
 from yigongti.chronic.models import Followup, Registration
 from yigongti.consults.models import Consultation, Step
 from yigongti.contracts.models import Contract
-from yigongti.network.models import DivisionLevel, Facility, MedicalGroup
-from yigongti.network.queries import catchment_township_ids
+from yigongti.network.models import DivisionLevel, Facility
+from yigongti.network.queries import group_of_townships
 from yigongti.records.models import Encounter
 from yigongti.referrals.models import Referral, Transition
 from yigongti.residents.models import Resident
@@ -72,10 +72,7 @@ class Cells:
                 fac[pk] = (group or 0, div, 0)
             else:
                 fac[pk] = (group or 0, 0, 0)
-        town: dict[int, int] = {}
-        for gid in MedicalGroup.objects.order_by("pk").values_list("pk", flat=True):
-            for tid in catchment_township_ids(gid):
-                town.setdefault(tid, gid)
+        town = group_of_townships()
         return cls(fac, town)
 
     def cell(

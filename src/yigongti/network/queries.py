@@ -33,6 +33,16 @@ def catchment_township_ids(group_id: int) -> set[int]:
     return out
 
 
+def group_of_townships() -> dict[int, int]:
+    """township id → the medical group whose catchment holds it; a township in two
+    catchments counts for the first group (by id), so every figure adds up once."""
+    out: dict[int, int] = {}
+    for gid in MedicalGroup.objects.order_by("pk").values_list("pk", flat=True):
+        for tid in catchment_township_ids(gid):
+            out.setdefault(tid, gid)
+    return out
+
+
 def facilities_visible_to(actor: Actor) -> QuerySet[Facility]:
     """The network is not personal data: every signed-in staff member may read it."""
     return Facility.objects.select_related("group", "division", "supervisor")
