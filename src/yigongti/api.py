@@ -18,7 +18,9 @@ from yigongti.core.audit_api import router as audit_router
 from yigongti.core.errors import DomainError, Forbidden, NotFound
 from yigongti.diagnostics.api import router as diagnostics_router
 from yigongti.indicators.api import router as indicators_router
+from yigongti.indicators.evidence_api import router as evidence_router
 from yigongti.network.api import router as network_router
+from yigongti.performance.api import router as performance_router
 from yigongti.pharmacy.api import router as pharmacy_router
 from yigongti.records.api import router as records_router
 from yigongti.records.import_api import router as imports_router
@@ -59,6 +61,8 @@ api.add_router("", pharmacy_router)
 api.add_router("", consults_router)
 api.add_router("", diagnostics_router)
 api.add_router("", indicators_router)
+api.add_router("", evidence_router)
+api.add_router("", performance_router)
 
 
 @api.exception_handler(DomainError)

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "yigongti.consults",
     "yigongti.diagnostics",
     "yigongti.indicators",
+    "yigongti.performance",
     "yigongti.fhir",
     "yigongti.synth",
     "yigongti.web",

@@ -337,6 +337,38 @@ def trend(
     return out
 
 
+def values_by_unit(codes: list[str], period: Period, by: Level) -> dict[tuple[str, int], Value]:
+    """Every listed indicator for every unit of a level, in one grouped query over the facts:
+    `(code, unit_id) → Value` for each unit of `units_of(by)` (units without facts get their
+    "无数据"/"未采集"/"不适用" value, never a missing key). Not audited and not access-checked:
+    for callers above the indicators app (the 1000-point scoring) that check the actor and
+    write one audit entry for the whole read themselves. Aggregated figures only."""
+    if by == Level.COUNTY:
+        raise ValueError("values_by_unit needs a level with units")
+    defs = [get_def(c) for c in codes]
+    column = LEVEL_COLUMN[by]
+    cond = Q(pk__in=[])
+    for d in defs:
+        if d.collected:
+            cond |= _fact_filter(d, period)
+    rows = (
+        Fact.objects.filter(cond)
+        .exclude(**{f"{column}__isnull": True})
+        .values("code", column)
+        .annotate(n=Sum("numerator"), d=Sum("denominator"))
+        .order_by()
+    )
+    sums = {(r["code"], r[column]): (r["n"], r["d"]) for r in rows}
+    local = targets()
+    out: dict[tuple[str, int], Value] = {}
+    for uid, _name in units_of(by):
+        for d in defs:
+            out[(d.code, uid)] = _make_value(
+                d, period, by, uid, sums.get((d.code, uid), _NONE2), target_of(d, by, local)
+            )
+    return out
+
+
 def comparison(code: str, period: Period, by: Level, actor: Actor) -> list[dict[str, Any]]:
     """The indicator for every unit of a level (default: every medical group), one grouped
     query."""

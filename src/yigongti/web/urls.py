@@ -17,7 +17,10 @@ from .routes import (
     contracts,
     diagnostics,
     imports,
+    indicator_evidence,
+    indicator_reports,
     indicators,
+    performance,
     pharmacy,
     records,
     referrals,
@@ -35,6 +38,9 @@ APP_ROUTES = (
     diagnostics,
     pharmacy,
     indicators,
+    indicator_reports,
+    indicator_evidence,
+    performance,
     imports,
 )
 

@@ -263,3 +263,18 @@ def test_refresh_without_a_watermark_rebuilds_everything(tiny):
     n, months = facts.refresh_facts()
     assert n > 0 and months == []
     assert Fact.objects.filter(code="outpatient_visits", period_start=date(2025, 3, 1)).exists()
+
+
+def test_values_by_unit_reads_every_unit_in_one_go_and_matches_value_of(built):
+    codes = ["primary_visit_share", "htn_norm_rate", "premature_mortality"]
+    year = parse_period("2025")
+    got = queries.values_by_unit(codes, year, Level.FACILITY)
+    # by hand (as in test_values_by_period_and_level): the hospital 0 of 5 primary visits,
+    # centre1 4 of 4; centre1 manages 2 hypertension patients, 1 of them norm
+    assert nd(got[("primary_visit_share", built.hospital.pk)]) == (0, 5, Decimal("0.00"))
+    assert nd(got[("primary_visit_share", built.centre1.pk)]) == (4, 4, Decimal("100.00"))
+    assert nd(got[("htn_norm_rate", built.centre1.pk)]) == (1, 2, Decimal("50.00"))
+    assert got[("premature_mortality", built.centre1.pk)].status == "not_collected"
+    for fac in (built.hospital, built.centre1, built.centre2, built.clinic1):
+        for code in codes:
+            assert nd(got[(code, fac.pk)]) == nd(v(code, "2025", Level.FACILITY, fac.pk))
