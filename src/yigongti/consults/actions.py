@@ -546,7 +546,7 @@ def do_end_secondment(actor: Actor, pk: int, ends_on: date) -> Secondment:
         )
     with transaction.atomic():
         old = s.ends_on
-        Secondment.objects.filter(pk=s.pk).update(ends_on=ends_on)
+        Secondment.objects.filter(pk=s.pk).update(ends_on=ends_on, updated_at=timezone.now())
         s.ends_on = ends_on
         audit.record(
             actor,

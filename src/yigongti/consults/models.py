@@ -224,6 +224,8 @@ class Secondment(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField("登记时间", auto_now_add=True)
+    #: when the entry last changed (an early end): the indicator refresh finds it by this
+    updated_at = models.DateTimeField("更新时间", auto_now=True, db_index=True)
 
     class Meta:
         verbose_name = "专家下沉登记"

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.conf import settings
-from django.db.models import Case, Count, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, Exists, OuterRef, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
 from yigongti.core import audit
@@ -374,6 +374,42 @@ def _setting(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(getattr(settings, "YGT", {}).get(key, default))
 
 
+def _qualifying(since: date, until: date) -> QuerySet[Secondment]:
+    """Secondments counted by the indicator that overlap [since, until]: kind in
+    `DISPATCH_INDICATOR_KINDS`, title of intermediate level or above, from a facility of a
+    kind in `DISPATCH_SECONDARY_KINDS` to one in `DISPATCH_PRIMARY_KINDS`."""
+    return Secondment.objects.filter(
+        starts_on__lte=until,
+        ends_on__gte=since,
+        kind__in=_setting("DISPATCH_INDICATOR_KINDS", COUNTED_KINDS_DEFAULT),
+        from_facility__kind__in=_setting("DISPATCH_SECONDARY_KINDS", SECONDARY_KINDS_DEFAULT),
+        to_facility__kind__in=_setting("DISPATCH_PRIMARY_KINDS", PRIMARY_KINDS_DEFAULT),
+        title__in=rules.qualifying_doctor_titles(1),
+    )
+
+
+def counted_secondments(since: date, until: date) -> QuerySet[Secondment]:
+    """For the indicator fact layer (system use, unscoped; staff, not residents): one row per
+    doctor counted by `seconded_doctors_per_10k` over [since, until], the doctor's latest
+    qualifying secondment of the period (latest start, then latest entry). Counting these rows
+    per primary facility therefore adds up to the distinct doctors of any larger area: a
+    doctor seconded to two places in one period counts once, at the later one."""
+    later = (
+        _qualifying(since, until)
+        .filter(staff_id=OuterRef("staff_id"))
+        .filter(
+            Q(starts_on__gt=OuterRef("starts_on"))
+            | Q(starts_on=OuterRef("starts_on"), pk__gt=OuterRef("pk"))
+        )
+    )
+    return _qualifying(since, until).filter(~Exists(later))
+
+
+def roster_kept() -> bool:
+    """Whether any secondment was ever entered (a roster not kept is missing, not zero)."""
+    return Secondment.objects.exists()
+
+
 def area_townships(area: str, area_id: int | None) -> tuple[str, list[int] | None]:
     """The township ids of an area: "county" (a Division of county level; None = every
     township), "group" (a medical group's catchment) or "township". Returns the area's name."""
@@ -421,10 +457,7 @@ def seconded_doctors_per_10k(
     if until < since:
         raise DomainError.single("until", "结束日期早于开始日期", "until before since", "invalid")
     name, townships = area_townships(area, area_id)
-    primary = _setting("DISPATCH_PRIMARY_KINDS", PRIMARY_KINDS_DEFAULT)
-    secondary = _setting("DISPATCH_SECONDARY_KINDS", SECONDARY_KINDS_DEFAULT)
-    kinds = _setting("DISPATCH_INDICATOR_KINDS", COUNTED_KINDS_DEFAULT)
-    in_area = Q(to_facility__kind__in=primary)
+    in_area = Q(to_facility__kind__in=_setting("DISPATCH_PRIMARY_KINDS", PRIMARY_KINDS_DEFAULT))
     residents = Resident.objects.filter(status=ResidentStatus.ACTIVE)
     if townships is not None:
         in_area &= Q(to_facility__division_id__in=townships) | Q(
@@ -432,13 +465,9 @@ def seconded_doctors_per_10k(
         )
         residents = residents.filter(township_id__in=townships)
     roster = Secondment.objects.filter(in_area)
-    counted = roster.filter(
-        starts_on__lte=until,
-        ends_on__gte=since,
-        kind__in=kinds,
-        from_facility__kind__in=secondary,
-        title__in=rules.qualifying_doctor_titles(1),
-    ).aggregate(n=Count("staff_id", distinct=True), any_row=Count("pk"))
+    counted = (
+        _qualifying(since, until).filter(in_area).aggregate(n=Count("staff_id", distinct=True))
+    )
     numerator = counted["n"] or 0
     denominator = residents.count()
     kept = numerator > 0 or roster.exists()

@@ -85,9 +85,9 @@ class DashboardOut(Schema):
 
 class DrillRow(Schema):
     id: int
-    resident_id: int
+    resident_id: int | None = Field(..., description="居民（名单为医师时为空）")
     name: str
-    id_number: str = Field(..., description="身份证号（脱敏）")
+    id_number: str = Field(..., description="身份证号（脱敏；医师名单为空）")
     mpi_id: str
     cells: list[str]
 
@@ -106,6 +106,7 @@ class DrillOut(Schema):
     level: str
     unit_id: int | None
     unit_name: str
+    person: str = Field(..., description="resident（居民）或 staff（医师名单）")
     columns: list[str]
     total: int
     page: int

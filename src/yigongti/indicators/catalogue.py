@@ -27,12 +27,25 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import DurationField, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet, Sum
+from django.db.models import (
+    Case,
+    DurationField,
+    Exists,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Sum,
+    When,
+)
 from django.utils import timezone
 
 from yigongti.chronic import queries as chronic_queries
 from yigongti.chronic.models import Registration, RegistrationStatus
-from yigongti.consults.models import Consultation
+from yigongti.consults import queries as consults_queries
+from yigongti.consults.models import Consultation, Secondment
 from yigongti.consults.models import State as ConsultState
 from yigongti.contracts import queries as contracts_queries
 from yigongti.contracts.models import Contract
@@ -112,12 +125,17 @@ class Source:
     township: str | None = None
     village: str | None = None
     resident: str = "resident"
+    #: whom a row is about: "resident" (`resident` is the path to a Resident; the drill-down
+    #: masks the ID number and keeps to the viewer's area) or "staff" (`resident` is the path
+    #: to a network Staff: a roster, not personal health data; the drill-down shows the name)
+    person: str = "resident"
     columns: tuple[tuple[str, str], ...] = ()
     #: what a row contributes: None counts rows; else an aggregate over the rows (a sum of
     #: hours, of yuan…), e.g. `lambda: Sum("amount")`
     measure: Callable[[], Any] | None = None
     #: what the rows of a state-at-period-end source depend on: "period" (start and end),
-    #: "end" (the last day only) or "as_of" (the day it is read on, `as_of(end)`). Periods
+    #: "end" (the last day only), "as_of" (the day it is read on, `as_of(end)`) or "none"
+    #: (the current state: residents, whose residence has no history). Periods
     #: sharing that day (December, Q4, H2 and the year; the running month, quarter, half and
     #: year) are then counted once per refresh.
     depends_on: str = "period"
@@ -449,6 +467,75 @@ CENTRE_REPORTS = Source(
         ("申请机构", "requesting_facility__name"),
     ),
 )
+
+
+def _township_of_facility(path: str) -> Case:
+    """The township of a facility (a centre's division, a village clinic's village's parent)."""
+    return Case(
+        When(**{f"{path}__division__level": "village"}, then=F(f"{path}__division__parent_id")),
+        When(**{f"{path}__division__level": "township"}, then=F(f"{path}__division_id")),
+        default=None,
+        output_field=IntegerField(),
+    )
+
+
+def _village_of_facility(path: str) -> Case:
+    return Case(
+        When(**{f"{path}__division__level": "village"}, then=F(f"{path}__division_id")),
+        default=None,
+        output_field=IntegerField(),
+    )
+
+
+def _seconded(start: date, end: date) -> QuerySet[Secondment]:
+    """The doctors counted, one row each (consults.queries.counted_secondments), placed at the
+    primary facility they were seconded to and its township and village."""
+    return consults_queries.counted_secondments(start, end).annotate(
+        to_township=_township_of_facility("to_facility"),
+        to_village=_village_of_facility("to_facility"),
+    )
+
+
+def _population(start: date, end: date) -> QuerySet[Resident]:
+    """Active residents (current residence), or none when no secondment was ever entered: a
+    roster that is not kept gives 无数据, never 0 (DOMAIN.md §10)."""
+    if not consults_queries.roster_kept():
+        return Resident.objects.none()
+    return Resident.objects.filter(status=ResidentStatus.ACTIVE)
+
+
+SECONDED = Source(
+    label="派驻基层的中级及以上职称医师",
+    model_label="secondment",
+    query=_seconded,
+    facility="to_facility_id",
+    township="to_township",
+    village="to_village",
+    resident="staff",
+    person="staff",
+    columns=(
+        ("职称", "title"),
+        ("类型", "kind"),
+        ("派出机构", "from_facility__name"),
+        ("派驻机构", "to_facility__name"),
+        ("开始日期", "starts_on"),
+        ("结束日期", "ends_on"),
+    ),
+)
+POPULATION = Source(
+    label="常住人口（在册居民）",
+    model_label="resident",
+    query=_population,
+    township="township_id",
+    village="village_id",
+    resident="",
+    columns=(
+        ("出生日期", "birth_date"),
+        ("所属乡镇", "township__name"),
+        ("所属村", "village__name"),
+    ),
+    depends_on="none",
+)
 CONSULT_HOURS = replace(CONSULTS_ANSWERED, label="会诊用时合计（小时）", measure=_consult_duration)
 
 
@@ -590,18 +677,27 @@ def _builtin() -> list[IndicatorDef]:
             3,
         ),
         # 同质化
-        _not_collected(
-            "seconded_per_10k",
-            "每万人口派驻基层的中级及以上职称医师数",
-            "homogeneous",
-            "二级及以上医院派驻到基层医疗卫生机构的中级及以上职称医师数 ÷ 常住人口 × 10000。",
-            "派驻中级及以上职称医师数",
-            "常住人口数",
-            Unit.PER_10K,
-            "远程会诊/专家下沉（consults）",
-            Direction.HIGHER,
-            "专家派驻已在“专家下沉”中登记（/dispatch/ 按地区给出每万人口数），尚未接入指标事实层",
-            1,
+        IndicatorDef(
+            code="seconded_per_10k",
+            name="每万人口派驻基层的中级及以上职称医师数",
+            aspect="homogeneous",
+            definition=(
+                "期内在岗的二级及以上医院派驻（长期派驻、短期帮扶；巡回医疗不计）到基层医疗卫生"
+                "机构的中级及以上职称医师数 ÷ 常住人口 × 10000（DOMAIN.md §10）。一名医师期内"
+                "派驻多处只计一次，计入其最近一次派驻的机构；常住人口按在册居民的现居住地；"
+                "未登记任何派驻时为“无数据”，不计为 0。派出机构、派驻机构类型与计入的派驻类型"
+                "可配置（docs/consults.md）。"
+            ),
+            numerator_text="派驻基层的中级及以上职称医师数（按人去重）",
+            denominator_text="常住人口数",
+            unit=Unit.PER_10K,
+            source_text="专家下沉登记（consults）+ 健康档案",
+            direction=Direction.HIGHER,
+            additive=False,
+            attribution=BY_RESIDENCE,
+            numerator=(SECONDED,),
+            denominator=(POPULATION,),
+            order=1,
         ),
         IndicatorDef(
             code="shared_centre_services",

@@ -23,7 +23,7 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from yigongti.chronic.models import Followup, Registration
-from yigongti.consults.models import Consultation, Step
+from yigongti.consults.models import Consultation, Secondment, Step
 from yigongti.contracts.models import Contract
 from yigongti.network.models import DivisionLevel, Facility
 from yigongti.network.queries import group_of_townships
@@ -197,6 +197,8 @@ def _period_key(src: Source, p: Period) -> tuple[Any, ...]:
         return ("as_of", catalogue.as_of(p.end))
     if src.depends_on == "end":
         return ("end", p.end)
+    if src.depends_on == "none":
+        return ("none",)
     return ("period", p.start, p.end)
 
 
@@ -369,7 +371,8 @@ def last_watermark() -> datetime | None:
 def touched_months(since: datetime, today: date | None = None) -> set[date]:
     """Months whose facts may change because of rows written or changed since `since`:
     encounters recorded (and the ones they amend), referrals created or moved, follow-ups,
-    registrations enrolled or exited, contracts signed or ended (from their start on),
+    registrations enrolled or exited, contracts signed or ended and secondments entered or
+    ended early (from their start on),
     residents registered or edited (the current month: residence and priority status have no
     history). A handful of grouped queries over indexed timestamps."""
     today = today or timezone.localdate()
@@ -429,6 +432,7 @@ def touched_months(since: datetime, today: date | None = None) -> set[date]:
             )["m"]
         ]
     )
+    from_on([Secondment.objects.filter(updated_at__gte=since).aggregate(m=Min("starts_on"))["m"]])
     from_on([Contract.objects.filter(signed_at__gte=since).aggregate(m=Min("start_date"))["m"]])
     from_on([Contract.objects.filter(ended_at__gte=since).aggregate(m=Min("ended_at"))["m"]])
     if Resident.objects.filter(updated_at__gte=since).exists():

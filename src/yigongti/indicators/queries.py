@@ -431,7 +431,7 @@ def _source_unit_q(defn: IndicatorDef, src: Source, level: Level, unit_id: int |
 
 
 def _scope_q(actor: Actor, src: Source) -> Q | None:
-    if actor.is_system or actor.scope.kind == ScopeKind.ALL:
+    if actor.is_system or actor.scope.kind == ScopeKind.ALL or src.person == "staff":
         return Q()
     column = SCOPE_COLUMN.get(actor.scope.kind)
     if column is None:
@@ -488,8 +488,9 @@ def drilldown(
     total = qs.order_by().aggregate(n=Count("pk"))["n"] or 0
     page = max(1, page)
     prefix = f"{src.resident}__" if src.resident else ""
-    fields = ["pk", f"{prefix}pk", f"{prefix}name", f"{prefix}doc_number", f"{prefix}mpi_id"]
-    fields += [path for _, path in src.columns]
+    staff = src.person == "staff"  # a roster of doctors: name only, no resident identifiers
+    person = ["pk", "name"] if staff else ["pk", "name", "doc_number", "mpi_id"]
+    fields = ["pk", *(f"{prefix}{f}" for f in person), *(path for _, path in src.columns)]
     rows = list(qs.order_by("pk").values(*fields)[(page - 1) * PAGE_SIZE : page * PAGE_SIZE])
     audit.record(
         actor, audit.Action.READ, "indicator_drilldown", f"{code}:{part}:{source}",
@@ -499,10 +500,10 @@ def drilldown(
     out_rows = [
         {
             "id": r["pk"],
-            "resident_id": r[f"{prefix}pk"],
+            "resident_id": None if staff else r[f"{prefix}pk"],
             "name": r[f"{prefix}name"],
-            "id_number": mask_id_number(r[f"{prefix}doc_number"] or ""),
-            "mpi_id": r[f"{prefix}mpi_id"],
+            "id_number": "" if staff else mask_id_number(r[f"{prefix}doc_number"] or ""),
+            "mpi_id": "" if staff else r[f"{prefix}mpi_id"],
             "cells": [_fmt(r[path]) for _, path in src.columns],
         }
         for r in rows
@@ -521,6 +522,7 @@ def drilldown(
         "level": level.value,
         "unit_id": unit_id,
         "unit_name": unit_name(level, unit_id),
+        "person": src.person,
         "columns": [label for label, _ in src.columns],
         "total": total,
         "page": page,
