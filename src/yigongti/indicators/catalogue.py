@@ -144,6 +144,10 @@ class Source:
     #: the source app in one set-based query (`memo` lets sources sharing a computation run it
     #: once); the drill-down still reads `query`, and a test holds the two equal
     grouped: Callable[[date, date, dict[Any, Any]], list[dict[str, Any]]] | None = None
+    #: optional: `prefetch(spans, memo)` computes what `grouped` will need for all the periods
+    #: of a run at once (the chronic rates read a year's follow-ups once for the month,
+    #: quarter, half-year and year), leaving it in `memo`
+    prefetch: Callable[[list[tuple[date, date]], dict[Any, Any]], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -325,6 +329,14 @@ def _chronic_source(label: str, disease: str, measure: str, part: str) -> Source
 
     column = "den" if part == "denominator" else ("norm" if measure == "norm" else "ctl")
 
+    def prefetch(spans: list[tuple[date, date]], memo: dict[Any, Any]) -> None:
+        """Every period of a calendar year in one pass over that year's follow-ups."""
+        todo = [s for s in spans if ("chronic.rate_cells", disease, *s) not in memo]
+        for year in sorted({s[0].year for s in todo}):
+            batch = [s for s in todo if s[0].year == year]
+            for (start, end), rows in chronic_queries.rate_cells_many(disease, batch).items():
+                memo[("chronic.rate_cells", disease, start, end)] = rows
+
     def grouped(start: date, end: date, memo: dict[Any, Any]) -> list[dict[str, Any]]:
         key = ("chronic.rate_cells", disease, start, end)
         if key not in memo:  # numerators and denominator of both rates: one query
@@ -345,6 +357,7 @@ def _chronic_source(label: str, disease: str, measure: str, part: str) -> Source
         model_label="registration",
         query=query,
         grouped=grouped,
+        prefetch=prefetch,
         facility="facility_id",
         township="resident__township_id",
         village="resident__village_id",

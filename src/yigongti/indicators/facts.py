@@ -137,6 +137,11 @@ def compute(
     if not months:
         return out
     memo = {} if memo is None else memo
+    if not defn.additive:
+        spans = [(p.start, p.end) for p in _periods(months)]
+        for src in (*defn.numerator, *defn.denominator):
+            if src.prefetch is not None:
+                src.prefetch(spans, memo)
     if defn.numerator_q is not None and not defn.additive:
         for src in defn.denominator:
             for p in _periods(months):

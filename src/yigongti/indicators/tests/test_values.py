@@ -278,3 +278,27 @@ def test_values_by_unit_reads_every_unit_in_one_go_and_matches_value_of(built):
     for fac in (built.hospital, built.centre1, built.centre2, built.clinic1):
         for code in codes:
             assert nd(got[(code, fac.pk)]) == nd(v(code, "2025", Level.FACILITY, fac.pk))
+
+
+def test_chronic_rates_for_many_periods_in_one_pass_equal_one_period_at_a_time(tiny):
+    from yigongti.chronic import queries as chronic_queries
+    from yigongti.indicators.rules import Grain, periods_containing
+
+    spans = [
+        (p.start, p.end)
+        for m in (date(2025, 5, 1), date(2025, 6, 1), date(2025, 12, 1))
+        for p in periods_containing(m)
+    ]
+    assert {parse_period("2025H1").grain, Grain.MONTH} <= {
+        p.grain for p in periods_containing(date(2025, 5, 1))
+    }
+    for disease in ("hypertension", "diabetes"):
+        many = chronic_queries.rate_cells_many(disease, spans)
+        for span in spans:
+            assert many[span] == chronic_queries.rate_cells(disease, *span), span
+    # and the hand-computed year (test_values GROUP_2025): 3 managed, 1 norm, 2 controlled
+    year = chronic_queries.rate_cells_many("hypertension", spans)[
+        (date(2025, 1, 1), date(2025, 12, 31))
+    ]
+    assert sum(r["den"] for r in year) == 3
+    assert (sum(r["norm"] for r in year), sum(r["ctl"] for r in year)) == (1, 2)
