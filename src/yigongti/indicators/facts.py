@@ -144,8 +144,7 @@ def compute(
                 src.prefetch(spans, memo)
     if defn.numerator_q is not None and not defn.additive:
         for src in defn.denominator:
-            for p in _periods(months):
-                _count_period_both(defn, src, p, cells, out, memo)
+            _count_periods_both(defn, src, _periods(months), cells, out, memo)
         return out
     for i, part in enumerate(("numerator", "denominator")):
         for src in defn.sources(part):
@@ -232,30 +231,47 @@ def _count_period(
         acc[2] = g
 
 
-def _count_period_both(
-    defn: IndicatorDef, src: Source, p: Period, cells: Cells, out: dict[Key, list[Any]], memo: Memo
+def _count_periods_both(
+    defn: IndicatorDef,
+    src: Source,
+    periods: list[Period],
+    cells: Cells,
+    out: dict[Key, list[Any]],
+    memo: Memo,
 ) -> None:
     """Numerator and denominator in one grouped query (numerator = rows meeting
-    `defn.numerator_q`)."""
+    `defn.numerator_q`). Periods whose denominators are the same rows (what the source
+    depends on is the same: the quarter, half-year and year ending on 31 December) share one
+    query with one filtered count per period: the denominator's rows are read once."""
     assert defn.numerator_q is not None
-    key = (
-        id(src),
-        defn.code,
-        *(_period_key(src, p) if not defn.numerator_q_uses_start else (p.start, p.end)),
-    )
-    if key not in memo:
-        memo[key] = list(
-            src.query(p.start, p.end)
-            .order_by()
-            .values(*_dims(src))
-            .annotate(_d=Count("pk"), _n=Count("pk", filter=defn.numerator_q(p.start, p.end)))
-        )
-    for row in memo[key]:
-        f, g, t, v = cells.cell(defn, *_row_dims(src, row))
-        acc = out[(defn.code, p.grain.value, p.start, f, t, v)]
-        acc[0] += row["_n"]
-        acc[1] += row["_d"]
-        acc[2] = g
+    numerator_q = defn.numerator_q
+    batches: dict[tuple[Any, ...], list[Period]] = defaultdict(list)
+    for p in periods:
+        batches[_period_key(src, p)].append(p)
+    for shared, batch in batches.items():
+        if not defn.numerator_q_uses_start:
+            batch = batch[:1]  # the numerator too depends only on what the source does
+        key = (id(src), defn.code, *shared, tuple(p.start for p in batch))
+        if key not in memo:
+            first = batch[0]
+            counts = {
+                f"_n{k}": Count("pk", filter=numerator_q(p.start, p.end))
+                for k, p in enumerate(batch)
+            }
+            memo[key] = list(
+                src.query(first.start, first.end)
+                .order_by()
+                .values(*_dims(src))
+                .annotate(_d=Count("pk"), **counts)
+            )
+        targets = batch if defn.numerator_q_uses_start else batches[shared]
+        for row in memo[key]:
+            f, g, t, v = cells.cell(defn, *_row_dims(src, row))
+            for k, p in enumerate(targets):
+                acc = out[(defn.code, p.grain.value, p.start, f, t, v)]
+                acc[0] += row[f"_n{k if defn.numerator_q_uses_start else 0}"]
+                acc[1] += row["_d"]
+                acc[2] = g
 
 
 def _write(defn: IndicatorDef, months: list[date], values: dict[Key, list[Any]]) -> int:

@@ -103,6 +103,12 @@ def test_group_value_for_the_year_is_the_hand_computed_one(built, code, num, den
         # H1 2025: d still under management on 2025-06-30? exited that day → not counted;
         # a: Feb, May follow-ups (2 of 2 needed) gap 89 → norm; b: Apr, Jun → norm
         ("htn_norm_rate", "2025H1", Level.GROUP, "group", (2, 3, Decimal("66.67"))),
+        # people under management a, b, c at the end of June and of December (d exited on
+        # 30 June); stays: a in March, c in May. Periods ending the same day share one query
+        ("chronic_hospitalisation_rate", "2025Q2", Level.GROUP, "group", (1, 3, Decimal("33.33"))),
+        ("chronic_hospitalisation_rate", "2025H1", Level.GROUP, "group", (2, 3, Decimal("66.67"))),
+        ("chronic_hospitalisation_rate", "2025H2", Level.GROUP, "group", (0, 3, Decimal("0.00"))),
+        ("chronic_hospitalisation_rate", "2025-03", Level.GROUP, "group", (1, 4, Decimal("25.00"))),
         ("priority_contract_coverage", "2025", Level.VILLAGE, "v1", (1, 3, Decimal("33.33"))),
         # on 2025-03-31 a's contract (Jan–Jun) was in force, e's not yet
         ("priority_contract_coverage", "2025Q1", Level.GROUP, "group", (1, 4, Decimal("25.00"))),
