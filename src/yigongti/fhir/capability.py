@@ -165,6 +165,45 @@ def _referral_resources() -> list[JSON]:
     ]
 
 
+def _measure_resources(base: str) -> list[JSON]:
+    from .locations import PARAMS as LOCATION_PARAMS
+    from .measure_views import EVALUATE_DOC, MEASURE_PARAMS, REPORT_PARAMS
+
+    return [
+        _resource(
+            "Location",
+            ("read", "search-type"),
+            LOCATION_PARAMS,
+            "行政区划 (the county, townships and villages; id = division code): the reporting "
+            "units of township and village indicator reports.",
+        ),
+        _resource(
+            "Measure",
+            ("read", "search-type"),
+            MEASURE_PARAMS,
+            "监测指标 (monitoring indicators; id = indicator code with - for _): definition, "
+            "numerator and denominator wording, scoring from the unit, topic = aspect. Not "
+            "collected: status draft, the reason in purpose. Health commission and group "
+            "administrators only.",
+            operation=[
+                {
+                    "name": "evaluate-measure",
+                    "definition": "http://hl7.org/fhir/OperationDefinition/Measure-evaluate-measure",
+                    "documentation": EVALUATE_DOC,
+                }
+            ],
+        ),
+        _resource(
+            "MeasureReport",
+            ("read", "search-type"),
+            REPORT_PARAMS,
+            "指标值 computed on the fly from the indicator facts (summary): population counts "
+            "and measureScore; reporter = the reporting unit. Not collected: status error, "
+            "no counts, measureScore data-absent-reason unsupported (never 0).",
+        ),
+    ]
+
+
 def capability_statement(base: str) -> JSON:
     return {
         "resourceType": "CapabilityStatement",
@@ -182,7 +221,8 @@ def capability_statement(base: str) -> JSON:
             "as Patient, the care network as Organization and Practitioner, the clinical "
             "record, care teams and plans, two-way referrals as ServiceRequest and Task, "
             "diagnosis-centre studies and remote consultations as ServiceRequest, expert "
-            "schedules as Schedule, Slot and Appointment."
+            "schedules as Schedule, Slot and Appointment, monitoring indicators as Measure and "
+            "MeasureReport (with Location for townships and villages)."
         ),
         "kind": "instance",
         "software": {"name": "Yigongti", "version": _version()},
@@ -256,6 +296,7 @@ def capability_statement(base: str) -> JSON:
                         PRACTITIONER_PARAMS,
                         "Health workers; qualification carries the professional title.",
                     ),
+                    *_measure_resources(base),
                 ],
             }
         ],

@@ -3,7 +3,16 @@ anything else under /fhir/ answers with an OperationOutcome, never an HTML page.
 
 from django.urls import path, re_path
 
-from . import careplans, clinical_views, referrals, scheduling, service_requests, views
+from . import (
+    careplans,
+    clinical_views,
+    locations,
+    measure_views,
+    referrals,
+    scheduling,
+    service_requests,
+    views,
+)
 
 app_name = "fhir"
 
@@ -46,5 +55,17 @@ urlpatterns = [
     re_path(rf"^Slot/{_ID}$", scheduling.slot_instance, name="slot"),
     path("Appointment", scheduling.appointment_type, name="appointment-type"),
     re_path(rf"^Appointment/{_ID}$", scheduling.appointment_instance, name="appointment"),
+    path("Location", locations.location_type, name="location-type"),
+    re_path(rf"^Location/{_ID}$", locations.location_instance, name="location"),
+    path("Measure", measure_views.measure_type, name="measure-type"),
+    re_path(r"^Measure/\$evaluate-measure$", measure_views.evaluate_type, name="evaluate-measure"),
+    re_path(
+        rf"^Measure/{_ID}/\$evaluate-measure$",
+        measure_views.evaluate_instance,
+        name="measure-evaluate-measure",
+    ),
+    re_path(rf"^Measure/{_ID}$", measure_views.measure_instance, name="measure"),
+    path("MeasureReport", measure_views.measure_report_type, name="measurereport-type"),
+    re_path(rf"^MeasureReport/{_ID}$", measure_views.measure_report_instance, name="measurereport"),
     re_path(r"^(?P<path>.*)$", views.unknown, name="unknown"),
 ]

@@ -19,6 +19,9 @@ from fhir.resources.R4B.condition import Condition
 from fhir.resources.R4B.diagnosticreport import DiagnosticReport
 from fhir.resources.R4B.encounter import Encounter
 from fhir.resources.R4B.fhirresourcemodel import FHIRResourceModel
+from fhir.resources.R4B.location import Location
+from fhir.resources.R4B.measure import Measure
+from fhir.resources.R4B.measurereport import MeasureReport
 from fhir.resources.R4B.medicationrequest import MedicationRequest
 from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.operationoutcome import OperationOutcome
@@ -52,12 +55,16 @@ MODELS: dict[str, type[FHIRResourceModel]] = {
     "Schedule": Schedule,
     "Slot": Slot,
     "Appointment": Appointment,
+    "Location": Location,
+    "Measure": Measure,
+    "MeasureReport": MeasureReport,
 }
 
 
 #: Elements whose generated `enum_values` are not a value set (CapabilityStatement.format
 #: lists the words of its title: "formats, json, ttl, mime").
-_NOT_VALUE_SETS = frozenset({("CapabilityStatement", "format")})
+#: Expression.language is an extensible binding: its list ends with "etc.".
+_NOT_VALUE_SETS = frozenset({("CapabilityStatement", "format"), ("Expression", "language")})
 
 #: Value sets the generated models cut short (Task.status lists four codes and "+"): the
 #: whole R4 value set.

@@ -20,6 +20,7 @@ def test_metadata_needs_no_login_and_lists_what_is_implemented(county):
     clinical = ("Encounter", "Condition", "Observation", "MedicationRequest", "DiagnosticReport")
     care = ("CareTeam", "CarePlan")
     referrals = ("ServiceRequest", "Task", "Schedule", "Slot", "Appointment")
+    indicators = ("Location", "Measure", "MeasureReport")
     assert set(resources) == {
         "Patient",
         "Organization",
@@ -27,6 +28,7 @@ def test_metadata_needs_no_login_and_lists_what_is_implemented(county):
         *clinical,
         *care,
         *referrals,
+        *indicators,
     }
     codes = {t: {i["code"] for i in r["interaction"]} for t, r in resources.items()}
     assert codes == {
@@ -37,9 +39,11 @@ def test_metadata_needs_no_login_and_lists_what_is_implemented(county):
         **{t: {"read", "search-type"} for t in care},
         **{t: {"read", "search-type"} for t in ("Task", "Schedule", "Slot")},
         **{t: {"read", "search-type", "create"} for t in ("ServiceRequest", "Appointment")},
+        **{t: {"read", "search-type"} for t in indicators},
     }
     assert [i["code"] for i in cs["rest"][0]["interaction"]] == ["transaction"]
     assert resources["Patient"]["operation"][0]["name"] == "everything"
+    assert resources["Measure"]["operation"][0]["name"] == "evaluate-measure"
     assert "Observation:patient" in resources["Observation"]["searchInclude"]
     assert "DiagnosticReport:result" in resources["DiagnosticReport"]["searchInclude"]
     params = {t: {p["name"] for p in r["searchParam"]} for t, r in resources.items()}
@@ -71,6 +75,7 @@ def test_every_declared_search_parameter_is_accepted(api_as):
         "authoredon": "2024",
         "authored": "ge2020",
         "start": "ge2020-01-01",
+        "period": "2025",
     }
     for resource in cs["rest"][0]["resource"]:
         for param in resource["searchParam"]:
