@@ -58,8 +58,15 @@ class ValueOut(Schema):
     value: float | None = Field(None, description="指标值（分母为 0 或未采集时为空）")
     target: float | None
     met: bool | None = Field(None, description="是否达到目标（按指标方向）")
-    status: str = Field(..., description="ok / no_data / not_collected / not_applicable")
+    status: str = Field(
+        ...,
+        description="ok / no_data / not_collected / not_applicable / qualitative（定性评审）",
+    )
     reason: str
+    judgement: str | None = Field(
+        None,
+        description="定性指标的评审结论（达标/基本达标/未达标/待评审/退回补充/未提交；全县为汇总）",
+    )
     drillable: bool
 
 

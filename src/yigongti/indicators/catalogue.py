@@ -554,7 +554,9 @@ CONSULT_HOURS = replace(CONSULTS_ANSWERED, label="会诊用时合计（小时）
 
 # --- the catalogue ------------------------------------------------------------------------------
 
-_NOT_COLLECTED_QUALITATIVE = "定性指标，需上传佐证材料评审（后续“佐证材料”功能），平台不计算数值"
+_NOT_COLLECTED_QUALITATIVE = (
+    "定性指标：由医共体上传佐证材料、卫健委评审（/indicators/evidence/），平台不计算数值"
+)
 
 OUTPATIENT = _encounter_source("门急诊就诊记录", OUTPATIENT_KINDS)
 OUTPATIENT_PRIMARY = _encounter_source(

@@ -21,6 +21,7 @@ STATUS = {
     "no_data": "无数据",
     "not_collected": "未采集",
     "not_applicable": "不适用",
+    "qualitative": "定性评审",
 }
 
 
@@ -33,7 +34,9 @@ def rows(data: dict[str, Any]) -> list[list[Any]]:
     for aspect in data["aspects"]:
         for r in aspect["indicators"]:
             status = STATUS.get(r["status"], r["status"])
-            if r["reason"]:
+            if r.get("judgement"):
+                status = f"{status}：{r['judgement']}（{r['reason']}）"
+            elif r["reason"]:
                 status = f"{status}：{r['reason']}"
             out.append(
                 [

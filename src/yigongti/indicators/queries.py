@@ -280,9 +280,14 @@ def dashboard(period: Period, level: Level, unit_id: int | None, actor: Actor) -
         _make_value(d, period, level, unit_id, sums.get(d.code, _NONE2), target_of(d, level, local))
         for d in defs
     ]
+    judged = _judgements(period, level, unit_id)
     aspects: list[dict[str, Any]] = []
     for key, label in catalogue.ASPECTS.items():
         rows = [v.as_dict() for v in values if v.defn.aspect == key]
+        for r in rows:
+            if r["code"] in judged:
+                r["status"] = "qualitative"
+                r["judgement"], r["reason"] = judged[r["code"]]
         if rows:
             aspects.append({"aspect": key, "label": label, "indicators": rows})
     audit.record(
@@ -299,6 +304,36 @@ def dashboard(period: Period, level: Level, unit_id: int | None, actor: Actor) -
         "refreshed_at": last.finished_at if last else None,
         "aspects": aspects,
     }
+
+
+def _judgements(period: Period, level: Level, unit_id: int | None) -> dict[str, tuple[str, str]]:
+    """The qualitative indicators (紧密型) as the reviews of their evidence (佐证材料) say:
+    code → (judgement, detail). A group's judgement for a year or half-year; for the county,
+    how many groups got each; other levels and periods are not reviewed."""
+    from .evidence import evidence_status, qualitative_defs  # evidence reads this module
+
+    codes = [d.code for d in qualitative_defs()]
+    if level not in (Level.COUNTY, Level.GROUP) or period.grain not in (Grain.YEAR, Grain.HALF):
+        where = "医共体或全县" if level not in (Level.COUNTY, Level.GROUP) else "年度、半年"
+        return dict.fromkeys(codes, ("—", f"定性指标：按{where}评审佐证材料"))
+    rows = evidence_status(period, unit_id if level == Level.GROUP else None)
+    out: dict[str, tuple[str, str]] = {}
+    for code in codes:
+        mine = [r for r in rows if r["code"] == code]
+        if level == Level.GROUP and mine:
+            r = mine[0]
+            detail = f"佐证材料 {r['items']} 份"
+            if r["reviewer"]:
+                when = r["reviewed_at"].strftime("%Y-%m-%d") if r["reviewed_at"] else ""
+                detail += f"，评审：{r['reviewer']} {when}".rstrip()
+            out[code] = (r["status_label"], detail)
+        else:
+            counts: dict[str, int] = {}
+            for r in mine:
+                counts[r["status_label"]] = counts.get(r["status_label"], 0) + 1
+            summary = "，".join(f"{k} {n}" for k, n in counts.items())
+            out[code] = (summary or "—", f"共 {len(mine)} 个医共体（佐证材料评审）")
+    return out
 
 
 def trend(

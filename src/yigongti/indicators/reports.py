@@ -71,7 +71,12 @@ KEY_RATES = (
 #: monthly trends drawn this year against last
 TREND_CODES = ("outpatient_visits", "primary_visit_share")
 
-STATUS_WORDS = {"no_data": "无数据", "not_collected": "未采集", "not_applicable": "不适用"}
+STATUS_WORDS = {
+    "no_data": "无数据",
+    "not_collected": "未采集",
+    "not_applicable": "不适用",
+    "qualitative": "定性评审",
+}
 NOTE_MISSING = (
     "数值均列出分子与分母。“未采集”表示平台没有该数据，“无数据”表示分母为 0，"
     "“不适用”表示该层级无此维度：均不等于 0。"
@@ -208,7 +213,7 @@ class Line:
 
     @property
     def missing(self) -> bool:
-        return self.status in ("not_collected", "not_applicable")
+        return self.status in ("not_collected", "not_applicable", "qualitative")
 
     @property
     def met_text(self) -> str:
@@ -330,7 +335,10 @@ def shown(value: Any, status: str, unit: str) -> str:
 
 
 def fraction(v: dict[str, Any]) -> str:
-    if v["status"] in ("not_collected", "not_applicable") or v["denominator"] is None:
+    if (
+        v["status"] in ("not_collected", "not_applicable", "qualitative")
+        or v["denominator"] is None
+    ):
         return ""
     return f"{number(v['numerator'], Unit.COUNT.value)}/{number(v['denominator'], 'count')}"
 
@@ -364,7 +372,9 @@ def _lines(current: dict[str, Any], previous: dict[str, Any]) -> list[tuple[str,
                     denominator=r["denominator"],
                     value=r["value"],
                     status=r["status"],
-                    reason=r["reason"],
+                    reason=(
+                        f"{r['judgement']}（{r['reason']}）" if r.get("judgement") else r["reason"]
+                    ),
                     target=r["target"],
                     met=r["met"],
                     last_value=p["value"],

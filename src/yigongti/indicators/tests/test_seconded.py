@@ -14,14 +14,14 @@ from yigongti.consults.models import Secondment
 from yigongti.core.actor import Actor
 from yigongti.indicators import facts, queries
 from yigongti.indicators.rules import Level, parse_period
-from yigongti.network.models import Staff
+from yigongti.network.models import Facility, Staff
 
 from .conftest import YEAR_2025, Tiny
 
 SYSTEM = Actor.system("test")
 
 
-def second(t: Tiny, doctor: Staff, to: object, kind: str, start: date, end: date) -> Secondment:
+def second(t: Tiny, doctor: Staff, to: Facility, kind: str, start: date, end: date) -> Secondment:
     return Secondment.objects.create(
         staff=doctor,
         title=doctor.title,
