@@ -143,7 +143,7 @@ def _unit_q(level: Level, unit_id: int | None) -> Q:
     return Q(**{LEVEL_COLUMN[level]: unit_id})
 
 
-def _has_facility_dimension(defn: IndicatorDef) -> bool:
+def has_facility_dimension(defn: IndicatorDef) -> bool:
     return defn.attribution == BY_FACILITY or all(
         s.facility for s in defn.numerator + defn.denominator
     )
@@ -224,7 +224,7 @@ def _make_value(
     if not defn.collected:
         return Value(defn, period, level, unit_id, None, None, None, target, None,
                      "not_collected", defn.missing_reason)  # fmt: skip
-    if level == Level.FACILITY and not _has_facility_dimension(defn):
+    if level == Level.FACILITY and not has_facility_dimension(defn):
         return Value(defn, period, level, unit_id, None, None, None, target, None,
                      "not_applicable", "该指标按居住地统计，无机构维度")  # fmt: skip
     num = num or Decimal(0)

@@ -29,6 +29,8 @@ class Command(BaseCommand):
             call_command("synth", size="demo", stdout=self.stdout)
             call_command("find_duplicates", stdout=self.stdout)
             call_command("refresh_indicators", full=True, stdout=self.stdout)  # the dashboard
+            # example 1000-point schemes, scored and published for the last ended half-year
+            call_command("seed_performance_schemes", publish="last", stdout=self.stdout)
         labels = {"outsider_doctor": "乡村医生（另一乡镇）"}
         self.stdout.write("")
         self.stdout.write(f"Yigongti 医共体 demo — http://{options['address']}")
