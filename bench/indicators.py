@@ -14,6 +14,7 @@ between the `indicators` markers of docs/benchmarks.md."""
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import statistics
 import sys
@@ -115,6 +116,7 @@ def main() -> None:
     ap.add_argument("--database", default="ygt_bench_records")
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--samples", type=int, default=30)
+    ap.add_argument("--days", type=int, default=3, help="incremental refreshes to time")
     args = ap.parse_args()
     os.environ.setdefault(
         "YGT_DATABASE_URL", f"postgres://postgres:postgres@127.0.0.1:5432/{args.database}"
@@ -135,6 +137,7 @@ def main() -> None:
     from yigongti.indicators.models import Fact
     from yigongti.indicators.rules import Level, parse_period
     from yigongti.network.models import MedicalGroup
+    from yigongti.performance.models import SchemeGrain
     from yigongti.records.models import Encounter
     from yigongti.residents.models import Resident
 
@@ -204,19 +207,87 @@ def main() -> None:
         "",
     ]
 
-    before = timezone.now()
-    t = time.perf_counter()
-    added = day_of_activity()
-    wrote = time.perf_counter() - t
-    t = time.perf_counter()
-    n_inc, months = facts.refresh_facts(since=before)
-    inc = time.perf_counter() - t
+    # incremental refresh after a day's activity, --days times (each a new day's rows), with
+    # the time of each indicator from the facts module's debug log
+    per_code: dict[str, list[float]] = {}
+
+    class Timings(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            code = getattr(record, "indicator", None)
+            if code:
+                per_code.setdefault(code, []).append(float(getattr(record, "seconds", 0.0)))
+
+    fact_log = logging.getLogger("yigongti.indicators.facts")
+    fact_log.setLevel(logging.DEBUG)
+    fact_log.addHandler(Timings())
+    incs: list[float] = []
+    added: dict[str, int] = {}
+    months: list[Any] = []
+    n_inc = 0
+    for _ in range(args.days):
+        before = timezone.now()
+        t = time.perf_counter()
+        added = day_of_activity()
+        wrote = time.perf_counter() - t
+        t = time.perf_counter()
+        n_inc, months = facts.refresh_facts(since=before)
+        incs.append(time.perf_counter() - t)
     lines.append(
         f"- **Incremental refresh after a day's activity** ({added['visits']:,} visits, "
         f"{added['follow-ups']:,} follow-ups, {added['referrals']:,} referrals written in "
-        f"{wrote:.1f} s): `facts.refresh_facts(since)` recomputed "
-        f"{', '.join(m.strftime('%Y-%m') for m in months)} in **{inc:.1f} s** ({n_inc:,} facts)."
+        f"{wrote:.1f} s, each time a new day's rows): `facts.refresh_facts(since)` recomputed "
+        f"{', '.join(m.strftime('%Y-%m') for m in months)} ({n_inc:,} facts); N = {len(incs)}: "
+        f"median **{statistics.median(incs):.1f} s**, min–max {min(incs):.1f}–{max(incs):.1f} s."
     )
+    slow = sorted(per_code.items(), key=lambda kv: -statistics.median(kv[1]))
+    lines += [
+        "",
+        "Time per indicator in those refreshes (the running month, quarter, half-year and year "
+        "of the state-at-period-end indicators; s, median of N):",
+        "",
+        "| indicator | N | median | min–max |",
+        "|---|---|---|---|",
+        *(
+            f"| `{code}` | {len(v)} | {statistics.median(v):.2f} | {min(v):.2f}–{max(v):.2f} |"
+            for code, v in slow
+            if statistics.median(v) >= 0.05
+        ),
+        "",
+    ]
+
+    # the 1000-point scoring of every member facility, and the report files
+    from yigongti.indicators import reports
+    from yigongti.performance import queries as scoring
+    from yigongti.performance.defaults import default_schemes
+
+    half = scoring.last_closed_period(SchemeGrain.HALF)
+    schemes = default_schemes()
+    ssamples: list[float] = []
+    facilities = 0
+    for i in range(5 * len(schemes)):
+        t = time.perf_counter()
+        table = scoring.preview(boss, schemes[i % len(schemes)].pk, half)
+        ssamples.append((time.perf_counter() - t) * 1000)
+        facilities = max(facilities, len(table["facilities"]))
+    rsamples: dict[str, list[float]] = {"xlsx": [], "pdf": []}
+    period = parse_period(str(timezone.localdate().year - 1))
+    for _ in range(3):
+        for fmt in ("xlsx", "pdf"):
+            t = time.perf_counter()
+            report = reports.build_report(boss, period, Level.COUNTY, None, fmt=fmt)
+            (reports.as_xlsx if fmt == "xlsx" else reports.as_pdf)(report)
+            rsamples[fmt].append((time.perf_counter() - t) * 1000)
+    lines += [
+        f"1000-point scoring and reports (ms; the example schemes, {facilities} facilities in the "
+        f"largest; the county report for {period.code}):",
+        "",
+        "| what | N | median | p95 | min–max |",
+        "|---|---|---|---|---|",
+        fig(f"`performance.queries.preview`, a scheme for {half}", ssamples),
+        fig("county report as Excel (figures + workbook with charts)", rsamples["xlsx"]),
+        fig("county report as PDF (figures + reportlab)", rsamples["pdf"]),
+        "",
+    ]
     text = "\n".join(lines) + "\n"
     print(text)
     if not args.no_write:

@@ -9,6 +9,8 @@ recomputed periods, insert the new cells)."""
 
 from __future__ import annotations
 
+import logging
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -35,6 +37,8 @@ from . import catalogue
 from .catalogue import BY_FACILITY, SHANGHAI, IndicatorDef, Source
 from .models import Fact, RefreshRun
 from .rules import Grain, Period, add_months, month_start, periods_containing
+
+log = logging.getLogger(__name__)
 
 Key = tuple[str, str, date, int, int, int]  # code, grain, period start, facility, township, village
 
@@ -338,12 +342,17 @@ def recompute(months: Iterable[date], codes: Iterable[str] | None = None) -> int
     memo: Memo = {}
     written = 0
     for defn in catalogue.collected_defs(codes):
+        started = time.perf_counter()
         with transaction.atomic():  # read: no write lock held while counting
             _no_jit()
             values = compute(defn, ms, cells, memo)
         with transaction.atomic():  # write: short, one refresh at a time
             _lock()
             written += _write(defn, ms, values)
+        log.debug(
+            "indicator %s: %.2f s", defn.code, time.perf_counter() - started,
+            extra={"indicator": defn.code, "seconds": time.perf_counter() - started},
+        )  # fmt: skip
     return written
 
 
