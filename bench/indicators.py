@@ -117,6 +117,12 @@ def main() -> None:
     ap.add_argument("--no-write", action="store_true")
     ap.add_argument("--samples", type=int, default=30)
     ap.add_argument("--days", type=int, default=3, help="incremental refreshes to time")
+    ap.add_argument(
+        "--only",
+        choices=("all", "incremental"),
+        default="all",
+        help="incremental: only the refresh after a day's activity (facts already built)",
+    )
     args = ap.parse_args()
     os.environ.setdefault(
         "YGT_DATABASE_URL", f"postgres://postgres:postgres@127.0.0.1:5432/{args.database}"
@@ -153,59 +159,61 @@ def main() -> None:
         "",
     ]
 
-    load0 = os.getloadavg()[0]
-    t0 = time.perf_counter()
-    n_full = facts.rebuild_facts()
-    full = time.perf_counter() - t0
-    lines.append(
-        f"- **Full rebuild** of the fact layer (`facts.rebuild_facts`, every data month, every "
-        f"computed indicator): **{full:.0f} s**, {n_full:,} facts written "
-        f"({Fact.objects.count():,} in the table); load average {load0:.1f} at the start."
-    )
-
-    year = parse_period(str(timezone.localdate().year))
-    samples = []
-    for i in range(args.samples + 3):
-        t = time.perf_counter()
-        queries.dashboard(year, Level.COUNTY, None, boss)
-        if i >= 3:
-            samples.append((time.perf_counter() - t) * 1000)
-    groups = list(MedicalGroup.objects.values_list("pk", flat=True))
-    gsamples = []
-    for i in range(args.samples):
-        t = time.perf_counter()
-        queries.dashboard(year, Level.GROUP, groups[i % len(groups)], boss)
-        gsamples.append((time.perf_counter() - t) * 1000)
-    client = Client()
-    client.force_login(user)
-    psamples = []
-    for i in range(args.samples + 3):
-        t = time.perf_counter()
-        r = client.get("/indicators/", {"period": year.code, "level": "county"})
-        assert r.status_code == 200, r.status_code
-        if i >= 3:
-            psamples.append((time.perf_counter() - t) * 1000)
-
-    def fig(name: str, ms: list[float]) -> str:
-        return (
-            f"| {name} | {len(ms)} | {statistics.median(ms):.1f} | **{p95(ms):.1f}** | "
-            f"{min(ms):.1f}–{max(ms):.1f} |"
+    if args.only == "all":
+        load0 = os.getloadavg()[0]
+        t0 = time.perf_counter()
+        n_full = facts.rebuild_facts()
+        full = time.perf_counter() - t0
+        lines.append(
+            f"- **Full rebuild** of the fact layer (`facts.rebuild_facts`, every data month, every "
+            f"computed indicator): **{full:.0f} s**, {n_full:,} facts written "
+            f"({Fact.objects.count():,} in the table); load average {load0:.1f} at the start."
         )
 
-    lines += [
-        "",
-        f"Dashboard for {year.code} (every catalogue entry with numerator, denominator, value "
-        "and target), as the commission; ms:",
-        "",
-        "| what | N | median | p95 | min–max |",
-        "|---|---|---|---|---|",
-        fig("`queries.dashboard`, county, year", samples),
-        fig("`queries.dashboard`, each medical group in turn, year", gsamples),
-        fig(
-            "page `/indicators/` (test client: auth, dashboard, trend, comparison, HTML)", psamples
-        ),
-        "",
-    ]
+        year = parse_period(str(timezone.localdate().year))
+        samples = []
+        for i in range(args.samples + 3):
+            t = time.perf_counter()
+            queries.dashboard(year, Level.COUNTY, None, boss)
+            if i >= 3:
+                samples.append((time.perf_counter() - t) * 1000)
+        groups = list(MedicalGroup.objects.values_list("pk", flat=True))
+        gsamples = []
+        for i in range(args.samples):
+            t = time.perf_counter()
+            queries.dashboard(year, Level.GROUP, groups[i % len(groups)], boss)
+            gsamples.append((time.perf_counter() - t) * 1000)
+        client = Client()
+        client.force_login(user)
+        psamples = []
+        for i in range(args.samples + 3):
+            t = time.perf_counter()
+            r = client.get("/indicators/", {"period": year.code, "level": "county"})
+            assert r.status_code == 200, r.status_code
+            if i >= 3:
+                psamples.append((time.perf_counter() - t) * 1000)
+
+        def fig(name: str, ms: list[float]) -> str:
+            return (
+                f"| {name} | {len(ms)} | {statistics.median(ms):.1f} | **{p95(ms):.1f}** | "
+                f"{min(ms):.1f}–{max(ms):.1f} |"
+            )
+
+        lines += [
+            "",
+            f"Dashboard for {year.code} (every catalogue entry with numerator, denominator, value "
+            "and target), as the commission; ms:",
+            "",
+            "| what | N | median | p95 | min–max |",
+            "|---|---|---|---|---|",
+            fig("`queries.dashboard`, county, year", samples),
+            fig("`queries.dashboard`, each medical group in turn, year", gsamples),
+            fig(
+                "page `/indicators/` (test client: auth, dashboard, trend, comparison, HTML)",
+                psamples,
+            ),
+            "",
+        ]
 
     # incremental refresh after a day's activity, --days times (each a new day's rows), with
     # the time of each indicator from the facts module's debug log
@@ -255,42 +263,43 @@ def main() -> None:
         "",
     ]
 
-    # the 1000-point scoring of every member facility, and the report files
-    from yigongti.indicators import reports
-    from yigongti.performance import queries as scoring
-    from yigongti.performance.defaults import default_schemes
+    if args.only == "all":
+        # the 1000-point scoring of every member facility, and the report files
+        from yigongti.indicators import reports
+        from yigongti.performance import queries as scoring
+        from yigongti.performance.defaults import default_schemes
 
-    half = scoring.last_closed_period(SchemeGrain.HALF)
-    schemes = default_schemes()
-    ssamples: list[float] = []
-    facilities = 0
-    for i in range(5 * len(schemes)):
-        t = time.perf_counter()
-        table = scoring.preview(boss, schemes[i % len(schemes)].pk, half)
-        ssamples.append((time.perf_counter() - t) * 1000)
-        facilities = max(facilities, len(table["facilities"]))
-    rsamples: dict[str, list[float]] = {"xlsx": [], "pdf": []}
-    period = parse_period(str(timezone.localdate().year - 1))
-    for _ in range(3):
-        for fmt in ("xlsx", "pdf"):
+        half = scoring.last_closed_period(SchemeGrain.HALF)
+        schemes = default_schemes()
+        ssamples: list[float] = []
+        facilities = 0
+        for i in range(5 * len(schemes)):
             t = time.perf_counter()
-            report = reports.build_report(boss, period, Level.COUNTY, None, fmt=fmt)
-            (reports.as_xlsx if fmt == "xlsx" else reports.as_pdf)(report)
-            rsamples[fmt].append((time.perf_counter() - t) * 1000)
-    lines += [
-        f"1000-point scoring and reports (ms; the example schemes, {facilities} facilities in the "
-        f"largest; the county report for {period.code}):",
-        "",
-        "| what | N | median | p95 | min–max |",
-        "|---|---|---|---|---|",
-        fig(f"`performance.queries.preview`, a scheme for {half}", ssamples),
-        fig("county report as Excel (figures + workbook with charts)", rsamples["xlsx"]),
-        fig("county report as PDF (figures + reportlab)", rsamples["pdf"]),
-        "",
-    ]
+            table = scoring.preview(boss, schemes[i % len(schemes)].pk, half)
+            ssamples.append((time.perf_counter() - t) * 1000)
+            facilities = max(facilities, len(table["facilities"]))
+        rsamples: dict[str, list[float]] = {"xlsx": [], "pdf": []}
+        period = parse_period(str(timezone.localdate().year - 1))
+        for _ in range(3):
+            for fmt in ("xlsx", "pdf"):
+                t = time.perf_counter()
+                report = reports.build_report(boss, period, Level.COUNTY, None, fmt=fmt)
+                (reports.as_xlsx if fmt == "xlsx" else reports.as_pdf)(report)
+                rsamples[fmt].append((time.perf_counter() - t) * 1000)
+        lines += [
+            f"1000-point scoring and reports (ms; the example schemes, {facilities} facilities "
+            f"in the largest; the county report for {period.code}):",
+            "",
+            "| what | N | median | p95 | min–max |",
+            "|---|---|---|---|---|",
+            fig(f"`performance.queries.preview`, a scheme for {half}", ssamples),
+            fig("county report as Excel (figures + workbook with charts)", rsamples["xlsx"]),
+            fig("county report as PDF (figures + reportlab)", rsamples["pdf"]),
+            "",
+        ]
     text = "\n".join(lines) + "\n"
     print(text)
-    if not args.no_write:
+    if not args.no_write and args.only == "all":
         write_section(
             ROOT / "docs" / "benchmarks.md",
             "indicators",

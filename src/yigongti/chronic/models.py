@@ -232,6 +232,8 @@ class Followup(models.Model):
             models.Index(fields=["registration", "followup_date"], name="chronic_fu_reg_date"),
             models.Index(fields=["resident", "followup_date"], name="chronic_fu_res_date"),
             models.Index(fields=["disease", "followup_date"], name="chronic_fu_disease_date"),
+            # what was written since the last indicator refresh (indicators.facts.touched_months)
+            models.Index(fields=["recorded_at"], name="chronic_fu_recorded"),
         ]
 
     def __str__(self) -> str:

@@ -412,12 +412,31 @@ def group_condition(group: str, today: date) -> Q | None:
     return None
 
 
+_DIAGNOSED = ("hypertension", "diabetes", "mental", "tuberculosis")
+_REGISTERED = ("hypertension", "diabetes")
+
+
 def priority_condition(today: date, groups: Iterable[str] | None = None) -> Q:
+    """A resident in any of the groups (default: every priority group): the union of
+    `group_condition`s, with the diagnosis-based groups asked as one subquery over the
+    diagnoses (and one over the registers) instead of one each: on the 1 M county each costs
+    a pass over the encounters."""
+    wanted = list(groups or rules.PRIORITY_GROUPS)
     q = Q(pk__in=[])
-    for g in groups or rules.PRIORITY_GROUPS:
+    for g in wanted:
+        if g in _DIAGNOSED:
+            continue
         cond = group_condition(g, today)
         if cond is not None:
             q |= cond
+    diagnosed = [g for g in wanted if g in _DIAGNOSED]
+    if diagnosed:
+        prefixes = tuple(p for g in diagnosed for p in rules.DIAGNOSIS_PREFIXES[g])
+        dx = Diagnosis.objects.filter(_diagnosis_q(prefixes), encounter__status="current")
+        q |= Q(pk__in=dx.values("resident_id"))
+    registered = [g for g in wanted if g in _REGISTERED]
+    if registered:
+        q |= Q(pk__in=chronic_queries.register_resident_ids(registered))
     return q
 
 

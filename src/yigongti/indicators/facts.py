@@ -13,6 +13,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -334,26 +335,74 @@ def _no_jit() -> None:
             )
 
 
+def workers() -> int:
+    """Indicators counted at once (settings.YGT["INDICATOR_WORKERS"], default 2: the county
+    server's cores). Only on PostgreSQL and outside a transaction: each worker reads on its own
+    connection, which would not see a caller's uncommitted rows; SQLite counts one by one."""
+    return max(1, int(_conf("INDICATOR_WORKERS", 2)))
+
+
+def families(defs: list[IndicatorDef]) -> list[list[IndicatorDef]]:
+    """The indicators in groups that share a source (visits, referrals, a chronic register):
+    a group is counted by one worker with one memo, so a shared source is still read once.
+    Groups of state-at-period-end indicators (the heavier ones) first."""
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        while parent.setdefault(x, x) != x:
+            x = parent[x]
+        return x
+
+    for i, d in enumerate(defs):
+        for src in (*d.numerator, *d.denominator):
+            parent[find(-1 - i)] = find(id(src))
+    groups: dict[int, list[IndicatorDef]] = {}
+    for i, d in enumerate(defs):
+        groups.setdefault(find(-1 - i), []).append(d)
+    return sorted(groups.values(), key=lambda g: all(d.additive for d in g))
+
+
+def _count_and_write(defn: IndicatorDef, ms: list[date], cells: Cells, memo: Memo) -> int:
+    started = time.perf_counter()
+    with transaction.atomic():  # read: no write lock held while counting
+        _no_jit()
+        values = compute(defn, ms, cells, memo)
+    with transaction.atomic():  # write: short, one refresh at a time
+        _lock()
+        written = _write(defn, ms, values)
+    seconds = time.perf_counter() - started
+    log.debug("indicator %s: %.2f s", defn.code, seconds,
+              extra={"indicator": defn.code, "seconds": seconds})  # fmt: skip
+    return written
+
+
+def _count_family(family: list[IndicatorDef], ms: list[date], cells: Cells) -> int:
+    """One worker thread: its own database connection, closed when done. The workers already
+    use the cores, so each query runs without PostgreSQL's own parallel workers."""
+    try:
+        with connection.cursor() as cur:
+            cur.execute("SET max_parallel_workers_per_gather = 0")
+        memo: Memo = {}
+        return sum(_count_and_write(d, ms, cells, memo) for d in family)
+    finally:
+        connection.close()
+
+
 def recompute(months: Iterable[date], codes: Iterable[str] | None = None) -> int:
     """Recompute the given months (and, for state-at-period-end indicators, the quarters,
-    half-years and years containing them) of the given indicators (default: all collected)."""
+    half-years and years containing them) of the given indicators (default: all collected).
+    On PostgreSQL, `workers()` groups of indicators are counted at once, each on its own
+    connection (`families`); the writes still take the advisory lock one at a time."""
     ms = sorted({month_start(m) for m in months})
     cells = Cells.load()
+    defs = catalogue.collected_defs(codes)
+    n = workers()
+    if n > 1 and connection.vendor == "postgresql" and not connection.in_atomic_block:
+        with ThreadPoolExecutor(max_workers=n, thread_name_prefix="indicators") as pool:
+            done = [pool.submit(_count_family, fam, ms, cells) for fam in families(defs)]
+            return sum(f.result() for f in done)
     memo: Memo = {}
-    written = 0
-    for defn in catalogue.collected_defs(codes):
-        started = time.perf_counter()
-        with transaction.atomic():  # read: no write lock held while counting
-            _no_jit()
-            values = compute(defn, ms, cells, memo)
-        with transaction.atomic():  # write: short, one refresh at a time
-            _lock()
-            written += _write(defn, ms, values)
-        log.debug(
-            "indicator %s: %.2f s", defn.code, time.perf_counter() - started,
-            extra={"indicator": defn.code, "seconds": time.perf_counter() - started},
-        )  # fmt: skip
-    return written
+    return sum(_count_and_write(d, ms, cells, memo) for d in defs)
 
 
 # --- full rebuild and incremental refresh --------------------------------------------------------

@@ -214,6 +214,8 @@ class Encounter(ClinicalBase):
         indexes = [
             models.Index(fields=["resident", "started_at"], name="encounter_resident_time"),
             models.Index(fields=["facility", "started_at"], name="encounter_facility_time"),
+            # what was written since the last indicator refresh (indicators.facts.touched_months)
+            models.Index(fields=["recorded_at"], name="encounter_recorded"),
             _pointer_index("replaces", "encounter_replaces"),
         ]
 

@@ -32,3 +32,32 @@ def test_two_refreshes_at_once_do_not_collide(tiny):
     assert Fact.objects.filter(code="outpatient_visits", grain="M").count() == len(
         {c[:6] for c in together if c[0] == "outpatient_visits" and c[1] == "M"}
     )
+
+
+def test_counting_in_parallel_gives_the_facts_of_counting_one_by_one(tiny, settings):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite counts one by one (workers only on PostgreSQL)")
+    settings.YGT = {**settings.YGT, "INDICATOR_WORKERS": 1}
+    facts.rebuild_facts(YEAR_2025)
+    one_by_one = _cells()
+    settings.YGT = {**settings.YGT, "INDICATOR_WORKERS": 3}
+    Fact.objects.all().delete()
+    facts.rebuild_facts(YEAR_2025)
+    assert _cells() == one_by_one
+
+
+def test_indicators_sharing_a_source_are_counted_by_the_same_worker():
+    from yigongti.indicators import catalogue
+
+    fams = facts.families(catalogue.collected_defs())
+    where = {d.code: i for i, fam in enumerate(fams) for d in fam}
+    assert where["htn_norm_rate"] == where["htn_control_rate"]
+    assert where["dm_norm_rate"] == where["dm_control_rate"]
+    assert where["outpatient_visits"] == where["primary_visit_share"]
+    assert where["referrals_up"] == where["down_up_ratio"]
+    assert where["htn_norm_rate"] != where["priority_contract_coverage"]
+    # the state-at-period-end groups (the heavier ones) first
+    assert not fams[0][0].additive
+    assert sorted(where) == sorted(d.code for d in catalogue.collected_defs())
