@@ -138,6 +138,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Uploads: evidence files (at most 20 an item) and HIS import files; more files than this in
+# one request are refused by Django before any is read
+DATA_UPLOAD_MAX_NUMBER_FILES = 25
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 8 * 3600

@@ -562,6 +562,37 @@ def upload_from(f: _UploadedFile) -> Upload:
     return Upload(f.name or "", size, data)
 
 
+#: files one request may carry, in multiples of the per-file limit (the bytes are read into
+#: memory to be checked and stored)
+MAX_REQUEST_FILES_BYTES = 5
+
+
+def uploads_from(files: Sequence[_UploadedFile], existing_count: int = 0) -> list[Upload]:
+    """A request's uploads as `Upload`s, refusing too many files or too many bytes before
+    reading any of them."""
+    total = sum(int(f.size or 0) for f in files)
+    if existing_count + len(files) > MAX_FILES_PER_ITEM:
+        raise DomainError(
+            FieldError(
+                "files",
+                f"每份佐证材料最多 {MAX_FILES_PER_ITEM} 个附件",
+                f"at most {MAX_FILES_PER_ITEM} files per item",
+                "too_many",
+            )
+        )
+    if total > MAX_REQUEST_FILES_BYTES * max_bytes():
+        mb = MAX_REQUEST_FILES_BYTES * max_bytes() // (1024 * 1024)
+        raise DomainError(
+            FieldError(
+                "files",
+                f"一次上传的文件合计不能超过 {mb} MB，请分几次上传",
+                f"at most {mb} MB per upload",
+                "too_large",
+            )
+        )
+    return [upload_from(f) for f in files]
+
+
 @dataclass(frozen=True)
 class _CleanFile:
     name: str

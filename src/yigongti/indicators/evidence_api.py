@@ -96,15 +96,17 @@ class StatusOut(Schema):
 
 class ListQuery(Schema):
     period: str = Field("", description="统计期：2026 或 2026H1；空为全部")
-    group: int | None = Field(None, description="医共体 id")
+    group: int | None = Field(None, ge=1, le=2**31 - 1, description="医共体 id")
     code: str = Field("", description="指标编码")
     state: str = Field("", description="draft / submitted / returned / reviewed")
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=1_000_000)
 
 
 class StatusQuery(Schema):
     period: str = Field(..., description="统计期：2026 或 2026H1")
-    group: int | None = Field(None, description="医共体 id；空为全部（医共体管理员为本医共体）")
+    group: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="医共体 id；空为全部（医共体管理员为本医共体）"
+    )
 
 
 class UpdateIn(Schema):
@@ -226,7 +228,7 @@ def create(
         period=period,
         title=title,
         description=description,
-        files=[evidence.upload_from(f) for f in files or []],
+        files=evidence.uploads_from(files or []),
         submit=submit,
         client_key=client_key,
     )
@@ -245,7 +247,7 @@ def upload(
 ) -> Status[dict[str, Any]]:
     """为草稿或退回的材料补充附件（multipart/form-data，字段 `files`，可多个）。"""
     actor = actor_of(request)
-    evidence.do_add_attachments(actor, item_id, [evidence.upload_from(f) for f in files])
+    evidence.do_add_attachments(actor, item_id, evidence.uploads_from(files))
     return Status(201, _detail(evidence.get_evidence_for(actor, item_id)))
 
 

@@ -17,6 +17,7 @@ from django.utils.http import content_disposition_header
 
 from yigongti.core.actor import Actor
 from yigongti.core.errors import DomainError
+from yigongti.core.params import id_param
 
 from . import evidence
 from .models import EvidenceState, Judgement
@@ -61,13 +62,6 @@ def _default_period() -> str:
     return period_of(Grain.YEAR, timezone.localdate()).code
 
 
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None
-
-
 def _apply(form: forms.Form, exc: DomainError) -> None:
     for err in exc.errors:
         name = err.field.split(".")[0]
@@ -98,7 +92,7 @@ def evidence_list(request: HttpRequest, actor: Actor) -> HttpResponse:
         errors = [e.msg_zh for e in exc.errors]
         period = evidence.parse_evidence_period(_default_period())
     groups = evidence.groups_for(actor)
-    group_id = _int(request.GET.get("group"))
+    group_id = id_param(request.GET.get("group"))
     if group_id is not None and group_id not in {g for g, _ in groups}:
         errors.append("所选医共体不在您的查看范围")
         group_id = None
@@ -151,12 +145,12 @@ def evidence_new(request: HttpRequest, actor: Actor) -> HttpResponse:
         form = EvidenceForm(request.POST, request.FILES)
         form.fields["code"].choices = _code_choices()  # type: ignore[attr-defined]
         form.fields["group"].choices = [("", "请选择"), *group_choices]  # type: ignore[attr-defined]
-        uploads = [evidence.upload_from(f) for f in request.FILES.getlist("files")]
         try:
+            uploads = evidence.uploads_from(request.FILES.getlist("files"))
             item = evidence.do_create_evidence(
                 actor,
                 code=request.POST.get("code", ""),
-                group_id=_int(request.POST.get("group")),
+                group_id=id_param(request.POST.get("group")),
                 period=request.POST.get("period", ""),
                 title=request.POST.get("title", ""),
                 description=request.POST.get("description", ""),
@@ -253,8 +247,8 @@ def _errors(exc: DomainError) -> dict[str, list[str]]:
 
 
 def evidence_files(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
-    uploads = [evidence.upload_from(f) for f in request.FILES.getlist("files")]
     try:
+        uploads = evidence.uploads_from(request.FILES.getlist("files"))
         rows = evidence.do_add_attachments(actor, pk, uploads)
     except DomainError as exc:
         return _detail(request, actor, pk, errors=_errors(exc), status=exc.status)
@@ -292,7 +286,7 @@ def evidence_review(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse
             pk,
             judgement=request.POST.get("judgement", ""),
             comment=request.POST.get("comment", ""),
-            seen_reviews=_int(request.POST.get("seen_reviews")),
+            seen_reviews=id_param(request.POST.get("seen_reviews")),
         )
     except DomainError as exc:
         return _detail(request, actor, pk, errors=_errors(exc), status=exc.status)

@@ -12,6 +12,8 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
+from yigongti.core.spreadsheets import csv_cell, xlsx_bytes
+
 HEADER = [
     "维度", "编码", "指标", "分子", "分母", "值", "单位", "目标", "是否达标",
     "状态", "定义", "分子口径", "分母口径", "数据来源",
@@ -68,10 +70,10 @@ def title(data: dict[str, Any]) -> str:
 def as_csv(data: dict[str, Any]) -> bytes:
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow([title(data)])
+    w.writerow([csv_cell(title(data))])
     w.writerow(HEADER)
     for r in rows(data):
-        w.writerow(["" if v is None else v for v in r])
+        w.writerow(["" if v is None else csv_cell(v) for v in r])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
@@ -93,6 +95,4 @@ def as_xlsx(data: dict[str, Any]) -> bytes:
     for row in ws.iter_rows(min_row=3):
         row[10].alignment = Alignment(wrap_text=True, vertical="top")
     ws.freeze_panes = "D3"
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return xlsx_bytes(wb)

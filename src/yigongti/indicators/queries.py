@@ -227,6 +227,9 @@ def _make_value(
     if level == Level.FACILITY and not has_facility_dimension(defn):
         return Value(defn, period, level, unit_id, None, None, None, target, None,
                      "not_applicable", "该指标按居住地统计，无机构维度")  # fmt: skip
+    if period.start > timezone.localdate():  # nothing happened yet: not a count of 0
+        return Value(defn, period, level, unit_id, None, None, None, target, None,
+                     "no_data", "统计期尚未开始")  # fmt: skip
     num = num or Decimal(0)
     den = den or Decimal(0)
     value = compute_value(defn.unit, num, den)

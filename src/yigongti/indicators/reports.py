@@ -41,6 +41,7 @@ from openpyxl.utils import get_column_letter
 from yigongti.core import audit
 from yigongti.core.actor import Actor
 from yigongti.core.errors import DomainError, FieldError
+from yigongti.core.spreadsheets import xlsx_bytes
 
 from . import catalogue, queries, report_sections
 from .report_sections import ReportScope, ReportSection
@@ -654,9 +655,7 @@ def as_xlsx(report: Report) -> bytes:
     for i, name in enumerate(wb.sheetnames[1:], start=1):
         ws.cell(contents_row + i, 1, f"{i}.")
         ws.cell(contents_row + i, 2, name)
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return xlsx_bytes(wb)
 
 
 def _col(i: int) -> str:

@@ -12,6 +12,7 @@ from django.utils import timezone
 from yigongti.core import audit
 from yigongti.core.actor import Actor
 from yigongti.core.errors import DomainError
+from yigongti.core.params import id_param
 
 from . import actions, catalogue, exports, queries
 from .rules import LEVEL_LABELS, Grain, Level, parse_level, parse_period, period_of
@@ -22,18 +23,11 @@ def _default_period() -> str:
     return period_of(Grain.YEAR, today).code
 
 
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None
-
-
 def dashboard(request: HttpRequest, actor: Actor) -> HttpResponse:
     queries.check_can_view(actor, "dashboard")
     period_text = request.GET.get("period") or _default_period()
     level_text = request.GET.get("level") or "county"
-    unit = _int(request.GET.get("unit"))
+    unit = id_param(request.GET.get("unit"))
     errors: list[str] = []
     try:
         period = parse_period(period_text)
@@ -80,7 +74,7 @@ def export(request: HttpRequest, actor: Actor, fmt: str) -> HttpResponse:
     try:
         period = parse_period(request.GET.get("period") or _default_period())
         level = parse_level(request.GET.get("level") or "county")
-        unit = None if level == Level.COUNTY else _int(request.GET.get("unit"))
+        unit = None if level == Level.COUNTY else id_param(request.GET.get("unit"))
         queries.check_unit(level, unit)
     except DomainError as exc:
         return HttpResponse("；".join(e.msg_zh for e in exc.errors), status=400)
@@ -108,7 +102,7 @@ def drilldown(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, "；".join(e.msg_zh for e in exc.errors))
         return redirect("web:indicators-dashboard")
-    unit = None if level == Level.COUNTY else _int(request.GET.get("unit"))
+    unit = None if level == Level.COUNTY else id_param(request.GET.get("unit"))
     part = request.GET.get("part") or "numerator"
     data = queries.drilldown(
         actor,
@@ -117,8 +111,8 @@ def drilldown(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
         level,
         unit,
         part=part if part in ("numerator", "denominator") else "numerator",
-        source=_int(request.GET.get("source")) or 0,
-        page=_int(request.GET.get("page")) or 1,
+        source=id_param(request.GET.get("source")) or 0,
+        page=id_param(request.GET.get("page")) or 1,
     )
     return render(request, "indicators/drilldown.html", {"d": data})
 

@@ -5,7 +5,7 @@ entry; errors name the field (`items.2.weight`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -74,6 +74,10 @@ def is_qualitative(defn: IndicatorDef) -> bool:
     return defn.aspect == "tight" and not defn.collected
 
 
+#: thresholds and targets are stored as numeric(12, 2): larger or finer values are refused
+NUMBER_LIMIT = Decimal("1e10")
+
+
 def _number(raw: Any, path: str, label: str, errors: list[FieldError]) -> Decimal | None:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
@@ -84,6 +88,14 @@ def _number(raw: Any, path: str, label: str, errors: list[FieldError]) -> Decima
         return None
     if not value.is_finite():
         errors.append(FieldError(path, f"{label}须为数字", f"{label}: not a number"))
+        return None
+    if abs(value) >= NUMBER_LIMIT:
+        errors.append(
+            FieldError(path, f"{label}过大（应小于 10 000 000 000）", f"{label}: too large")
+        )
+        return None
+    if value != value.quantize(Decimal("0.01"), rounding=ROUND_DOWN):
+        errors.append(FieldError(path, f"{label}最多保留两位小数", f"{label}: at most 2 decimals"))
         return None
     return value
 
@@ -353,6 +365,18 @@ def do_update_scheme(actor: Actor, scheme_id: int, data: SchemeInput) -> Scoring
     fields, items = _validate(data, scheme=scheme, status=scheme.status)
     with transaction.atomic():
         scheme = _get(scheme_id, lock=True)
+        if scheme.snapshots.exists():
+            # published scores name the scheme's group, facility kind and period length
+            for name, label in (("group_id", "适用医共体"), ("facility_kind", "适用机构类型"),
+                                ("grain", "考核周期")):  # fmt: skip
+                if name in fields and fields[name] != getattr(scheme, name):
+                    raise Conflict(
+                        FieldError(
+                            name.removesuffix("_id"),
+                            f"方案已发布过得分，不能修改{label}；请另建方案",
+                            f"{name} of a published scheme cannot change",
+                        )
+                    )
         for k, v in fields.items():
             setattr(scheme, k, v)
         scheme.save()

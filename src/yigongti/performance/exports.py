@@ -5,7 +5,6 @@ as missing, never 0), sheet 3 the frozen scheme with each indicator's definition
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 from django.utils import timezone
@@ -13,6 +12,8 @@ from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
+
+from yigongti.core.spreadsheets import xlsx_bytes
 
 RULE_NOTE = (
     "千分制得分 = 得分 ÷ 可得分 × 1000；未采集、无数据、不适用、未评审的考核项不计分，"
@@ -103,6 +104,4 @@ def as_xlsx(table: dict[str, Any]) -> bytes:
     _widths(scheme, [26, 28, 8, 10, 30, 10, 60, 24, 24])
     for row in scheme.iter_rows(min_row=4):
         row[6].alignment = Alignment(wrap_text=True, vertical="top")
-    out = io.BytesIO()
-    wb.save(out)
-    return out.getvalue()
+    return xlsx_bytes(wb)

@@ -596,7 +596,7 @@ def current_snapshots(period_code: str, group_id: int | None = None) -> QuerySet
     group's own schemes (the report reads them)."""
     qs = ScoreSnapshot.objects.filter(period_code=period_code, status=SnapshotStatus.CURRENT)
     if group_id is not None:
-        qs = qs.filter(Q(scheme__group__isnull=True) | Q(scheme__group_id=group_id))
+        qs = qs.filter(Q(group_id_frozen__isnull=True) | Q(group_id_frozen=group_id))
     return qs.select_related("scheme").order_by("facility_kind", "scheme_name")
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -17,6 +18,7 @@ from django.utils import timezone
 from yigongti.core import audit
 from yigongti.core.actor import Actor
 from yigongti.core.errors import DomainError
+from yigongti.core.params import id_param
 from yigongti.indicators import catalogue
 from yigongti.indicators.catalogue import ATTRIBUTION_LABELS
 from yigongti.indicators.rules import UNIT_LABELS
@@ -28,13 +30,6 @@ from .rules import BASIS_LABELS, RULE_LABELS, weights_sum
 
 EXTRA_ROWS = 3
 ITEM_FIELDS = ("code", "name", "weight", "rule", "basis", "full", "zero", "target")
-
-
-def _int(v: str | None) -> int | None:
-    try:
-        return int(v) if v else None
-    except ValueError:
-        return None
 
 
 def index(request: HttpRequest, actor: Actor) -> HttpResponse:
@@ -125,7 +120,7 @@ def scheme_edit(request: HttpRequest, actor: Actor, pk: int | None = None) -> Ht
             name=fields["name"],
             facility_kind=fields["facility_kind"],
             grain=fields["grain"],
-            group_id=_int(fields["group_id"]),
+            group_id=id_param(fields["group_id"]),
             note=fields["note"],
             items=[
                 ItemInput(code=rows[i]["code"], weight=rows[i]["weight"], rule=rows[i]["rule"],
@@ -162,7 +157,7 @@ def scheme_edit(request: HttpRequest, actor: Actor, pk: int | None = None) -> Ht
             "note": detail["note"] if detail else "",
         }
         rows = _item_rows(detail)
-    extra = max(EXTRA_ROWS, _int(request.GET.get("rows")) or 0)
+    extra = max(EXTRA_ROWS, id_param(request.GET.get("rows")) or 0)
     rows = rows + [_blank() for _ in range(min(extra, actions.MAX_ITEMS))]
     for i, r in enumerate(rows):
         r["errors"] = {k: errors.get(f"items-{i}-{k}", []) for k in ITEM_FIELDS}  # type: ignore[assignment]
@@ -267,7 +262,8 @@ def snapshot(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
 
 def publish(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     period = request.POST.get("period", "")
-    back = f"{reverse('web:performance-scores', kwargs={'pk': pk})}?period={period}&mode=preview"
+    query = urlencode({"period": period, "mode": "preview"})
+    back = f"{reverse('web:performance-scores', kwargs={'pk': pk})}?{query}"
     if request.POST.get("confirm") != "1":
         messages.error(
             request, "请勾选“确认发布”：发布后本期得分将被冻结，之后的数据变化不再影响它"

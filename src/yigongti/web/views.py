@@ -20,6 +20,7 @@ from yigongti.core import audit
 from yigongti.core.actor import Actor, ScopeKind
 from yigongti.core.errors import Forbidden
 from yigongti.core.middleware import client_ip
+from yigongti.core.params import id_param
 from yigongti.core.queries import audit_entries_visible_to
 from yigongti.network.queries import facilities_visible_to, groups_with_counts, villages_in
 from yigongti.residents.queries import duplicates_visible_to, residents_visible_to
@@ -184,13 +185,6 @@ _CHAIN_PROBLEMS = {
 }
 
 
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value else None
-    except ValueError:
-        return None
-
-
 def audit_log(request: HttpRequest, actor: Actor) -> HttpResponse:
     """Newest first, 50 a page, keyed on the entry id (no COUNT over the whole log; entries
     not yet sealed into the chain have no sequence number for a moment)."""
@@ -201,7 +195,7 @@ def audit_log(request: HttpRequest, actor: Actor) -> HttpResponse:
         qs = qs.filter(action=action)
     if username:
         qs = qs.filter(username=username)
-    before, after = _int(request.GET.get("before")), _int(request.GET.get("after"))
+    before, after = id_param(request.GET.get("before")), id_param(request.GET.get("after"))
     if after is not None:
         rows = list(qs.filter(pk__gt=after).order_by("pk")[: AUDIT_PAGE_SIZE + 1])
         has_newer = len(rows) > AUDIT_PAGE_SIZE

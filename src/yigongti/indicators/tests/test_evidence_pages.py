@@ -11,6 +11,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 
 from yigongti.core.models import AuditEntry
+from yigongti.indicators import evidence
 from yigongti.indicators.models import EvidenceAttachment, EvidenceItem, EvidenceReview
 
 from . import evidence_fixtures as fx
@@ -112,6 +113,25 @@ def test_upload_page_refuses_a_file_too_big(client_as, home_group):
         "/indicators/evidence/new/", {**_form(home_group), "files": [_upload("大.pdf", big)]}
     )
     assert r.status_code == 200 and "文件“大.pdf”过大" in r.content.decode()
+    assert EvidenceItem.objects.count() == 0
+
+
+def test_upload_page_refuses_too_many_files_before_reading_them(client_as, home_group):
+    files = [_upload(f"p{i}.png", png(i)) for i in range(evidence.MAX_FILES_PER_ITEM + 1)]
+    r = client_as("group_admin").post(
+        "/indicators/evidence/new/", {**_form(home_group), "files": files}
+    )
+    assert r.status_code == 200 and "最多 20 个附件" in r.content.decode()
+    assert EvidenceItem.objects.count() == 0
+
+
+def test_upload_page_refuses_too_many_bytes_in_one_request(client_as, home_group, settings):
+    settings.YGT = {**settings.YGT, "EVIDENCE_MAX_BYTES": 100}
+    files = [_upload(f"p{i}.pdf", pdf(f"第{i}页" * 8)) for i in range(6)]  # 6 × 97 > 5 × 100
+    r = client_as("group_admin").post(
+        "/indicators/evidence/new/", {**_form(home_group), "files": files}
+    )
+    assert r.status_code == 200 and "合计不能超过" in r.content.decode()
     assert EvidenceItem.objects.count() == 0
 
 

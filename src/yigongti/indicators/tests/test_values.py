@@ -308,3 +308,15 @@ def test_chronic_rates_for_many_periods_in_one_pass_equal_one_period_at_a_time(t
     ]
     assert sum(r["den"] for r in year) == 3
     assert (sum(r["norm"] for r in year), sum(r["ctl"] for r in year)) == (1, 2)
+
+
+def test_a_period_that_has_not_started_has_no_data_not_zero(built):
+    from datetime import timedelta
+
+    from yigongti.indicators.rules import Grain, period_of
+
+    later = period_of(Grain.YEAR, timezone.localdate() + timedelta(days=400))
+    got = queries.value_of("outpatient_visits", later, Level.GROUP, built.group.pk, SYSTEM)
+    assert (got.status, got.numerator, got.value, got.reason) == (
+        "no_data", None, None, "统计期尚未开始",
+    )  # fmt: skip

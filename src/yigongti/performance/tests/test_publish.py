@@ -82,6 +82,24 @@ def test_later_fact_changes_and_scheme_edits_do_not_alter_a_published_period(sch
     assert snap.items[0]["full"] == "60.00"
 
 
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"group_id": None}, "group"), ({"facility_kind": "village_clinic"}, "facility_kind"),
+     ({"grain": "H"}, "grain")],
+)  # fmt: skip
+def test_a_published_scheme_keeps_its_group_kind_and_grain(scheme, built, change, field):
+    snap = actions.do_publish(SYSTEM, scheme.pk, "2025")
+    with pytest.raises(Conflict) as exc:
+        data = scheme_input(built.group.pk)
+        for k, v in change.items():
+            setattr(data, k, v)
+        actions.do_update_scheme(SYSTEM, scheme.pk, data)
+    assert [e.field for e in exc.value.errors] == [field]
+    # the group's report still finds the snapshot, another group's does not
+    assert list(queries.current_snapshots("2025", built.group.pk)) == [snap]
+    assert list(queries.current_snapshots("2025", built.group.pk + 999)) == []
+
+
 def test_publishing_a_published_period_again_needs_a_reason_and_keeps_the_old_one(
     scheme, built, actor
 ):

@@ -46,6 +46,11 @@ def test_a_draft_may_be_incomplete_but_activation_needs_1000_points(built):
         (ItemInput("htn_norm_rate", 100, rule="judgement"), "items.0.rule", "定性"),
         (ItemInput("tight_services", 100, full="1", zero="0"), "items.0.rule", "评审"),
         (ItemInput("htn_norm_rate", 100, rule="magic"), "items.0.rule", "无效"),
+        # thresholds are numeric(12, 2): too large or too fine is refused, not a 500 later
+        (ItemInput("outpatient_visits", 100, full="1e20", zero="0"), "items.0.full", "过大"),
+        (ItemInput("htn_norm_rate", 100, full="60.125", zero="20"), "items.0.full", "两位小数"),
+        (ItemInput("htn_control_rate", 100, rule="pass_fail", target="NaN"), "items.0.target",
+         "数字"),
         # residence-attributed: no facility dimension
         (ItemInput("priority_contract_coverage", 100, full="60", zero="20"), "items.0.basis",
          "居住地"),
