@@ -137,6 +137,15 @@ def _fact_filter(defn: IndicatorDef, period: Period) -> Q:
     return Q(code=defn.code, grain=period.grain.value, period_start=period.start)
 
 
+def _facts_q(defs: list[IndicatorDef], period: Period) -> Q:
+    """The fact rows of the collected indicators for a period (none for the others)."""
+    cond = Q(pk__in=[])
+    for d in defs:
+        if d.collected:
+            cond |= _fact_filter(d, period)
+    return cond
+
+
 def _unit_q(level: Level, unit_id: int | None) -> Q:
     if level == Level.COUNTY:
         return Q()
@@ -246,12 +255,8 @@ def _sums(
     defs: list[IndicatorDef], period: Period, level: Level, unit_id: int | None
 ) -> dict[str, tuple[Decimal, Decimal]]:
     """Sum of numerator and denominator per indicator: one grouped query over the facts."""
-    cond = Q(pk__in=[])
-    for d in defs:
-        if d.collected:
-            cond |= _fact_filter(d, period)
     rows = (
-        Fact.objects.filter(cond)
+        Fact.objects.filter(_facts_q(defs, period))
         .filter(_unit_q(level, unit_id))
         .values("code")
         .annotate(n=Sum("numerator"), d=Sum("denominator"))
@@ -385,12 +390,8 @@ def values_by_unit(codes: list[str], period: Period, by: Level) -> dict[tuple[st
         raise ValueError("values_by_unit needs a level with units")
     defs = [get_def(c) for c in codes]
     column = LEVEL_COLUMN[by]
-    cond = Q(pk__in=[])
-    for d in defs:
-        if d.collected:
-            cond |= _fact_filter(d, period)
     rows = (
-        Fact.objects.filter(cond)
+        Fact.objects.filter(_facts_q(defs, period))
         .exclude(**{f"{column}__isnull": True})
         .values("code", column)
         .annotate(n=Sum("numerator"), d=Sum("denominator"))
