@@ -1,4 +1,4 @@
-"""Reading ids from query strings and forms of pages."""
+"""Reading numbers from query strings and forms of pages."""
 
 from __future__ import annotations
 
@@ -6,12 +6,16 @@ from __future__ import annotations
 ID_MAX = 2**31 - 1
 
 
-def id_param(value: str | None) -> int | None:
-    """A positive database id from a page parameter, or None when it is empty, not a number
-    or out of range (an id no row can have: `?group=10^20` must not reach the database and
-    overflow there)."""
+def int_param(value: str | None, lo: int = 1, hi: int = ID_MAX) -> int | None:
+    """An integer page parameter in [lo, hi], or None when it is empty, not a number or out
+    of range (`?group=10^20` must not reach the database and overflow there)."""
     try:
         n = int(value) if value else None
     except ValueError:
         return None
-    return n if n is not None and 0 < n <= ID_MAX else None
+    return n if n is not None and lo <= n <= hi else None
+
+
+def id_param(value: str | None) -> int | None:
+    """A database id (positive) from a page parameter, or None."""
+    return int_param(value)

@@ -17,7 +17,7 @@ from django.utils.http import content_disposition_header
 
 from yigongti.core.actor import Actor
 from yigongti.core.errors import DomainError
-from yigongti.core.params import id_param
+from yigongti.core.params import id_param, int_param
 
 from . import evidence
 from .models import EvidenceState, Judgement
@@ -286,7 +286,7 @@ def evidence_review(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse
             pk,
             judgement=request.POST.get("judgement", ""),
             comment=request.POST.get("comment", ""),
-            seen_reviews=id_param(request.POST.get("seen_reviews")),
+            seen_reviews=int_param(request.POST.get("seen_reviews"), lo=0),
         )
     except DomainError as exc:
         return _detail(request, actor, pk, errors=_errors(exc), status=exc.status)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from yigongti.core import audit
 from yigongti.core.actor import Actor
 from yigongti.core.errors import DomainError
-from yigongti.core.params import id_param
+from yigongti.core.params import id_param, int_param
 
 from . import actions, catalogue, exports, queries
 from .rules import LEVEL_LABELS, Grain, Level, parse_level, parse_period, period_of
@@ -111,8 +111,8 @@ def drilldown(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
         level,
         unit,
         part=part if part in ("numerator", "denominator") else "numerator",
-        source=id_param(request.GET.get("source")) or 0,
-        page=id_param(request.GET.get("page")) or 1,
+        source=int_param(request.GET.get("source"), lo=0) or 0,
+        page=int_param(request.GET.get("page")) or 1,
     )
     return render(request, "indicators/drilldown.html", {"d": data})
 

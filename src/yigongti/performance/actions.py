@@ -362,9 +362,9 @@ def do_update_scheme(actor: Actor, scheme_id: int, data: SchemeInput) -> Scoring
         raise Conflict(
             FieldError("status", "已停用的方案不能修改，请先重新启用或另建方案", "retired scheme")
         )
-    fields, items = _validate(data, scheme=scheme, status=scheme.status)
     with transaction.atomic():
-        scheme = _get(scheme_id, lock=True)
+        scheme = _get(scheme_id, lock=True)  # an activation at the same time waits
+        fields, items = _validate(data, scheme=scheme, status=scheme.status)
         if scheme.snapshots.exists():
             # published scores name the scheme's group, facility kind and period length
             for name, label in (("group_id", "适用医共体"), ("facility_kind", "适用机构类型"),
@@ -409,10 +409,10 @@ def do_set_scheme_status(actor: Actor, scheme_id: int, status: str) -> ScoringSc
     queries.check_can_manage(actor, scheme.group_id, f"scheme:{scheme_id}")
     if status not in SchemeStatus.values:
         raise DomainError(FieldError("status", "状态应为草稿、启用或停用", "unknown status"))
-    if status == SchemeStatus.ACTIVE:
-        _validate(_input_of(scheme), scheme=scheme, status=SchemeStatus.ACTIVE)
     with transaction.atomic():
         scheme = _get(scheme_id, lock=True)
+        if status == SchemeStatus.ACTIVE:  # the items as they are under the lock
+            _validate(_input_of(scheme), scheme=scheme, status=SchemeStatus.ACTIVE)
         before = scheme.status
         scheme.status = status
         scheme.save(update_fields=["status", "updated_at"])

@@ -18,7 +18,7 @@ from django.utils import timezone
 from yigongti.core import audit
 from yigongti.core.actor import Actor
 from yigongti.core.errors import DomainError
-from yigongti.core.params import id_param
+from yigongti.core.params import id_param, int_param
 from yigongti.indicators import catalogue
 from yigongti.indicators.catalogue import ATTRIBUTION_LABELS
 from yigongti.indicators.rules import UNIT_LABELS
@@ -157,7 +157,7 @@ def scheme_edit(request: HttpRequest, actor: Actor, pk: int | None = None) -> Ht
             "note": detail["note"] if detail else "",
         }
         rows = _item_rows(detail)
-    extra = max(EXTRA_ROWS, id_param(request.GET.get("rows")) or 0)
+    extra = max(EXTRA_ROWS, int_param(request.GET.get("rows"), lo=0, hi=100) or 0)
     rows = rows + [_blank() for _ in range(min(extra, actions.MAX_ITEMS))]
     for i, r in enumerate(rows):
         r["errors"] = {k: errors.get(f"items-{i}-{k}", []) for k in ITEM_FIELDS}  # type: ignore[assignment]
