@@ -12,7 +12,7 @@ from django.utils import timezone
 from yigongti.core import audit
 from yigongti.core.actor import Actor
 from yigongti.core.errors import DomainError
-from yigongti.core.params import id_param, int_param
+from yigongti.core.params import id_param, int_param, local_next
 
 from . import actions, catalogue, exports, queries
 from .rules import LEVEL_LABELS, Grain, Level, parse_level, parse_period, period_of
@@ -121,7 +121,7 @@ def refresh(request: HttpRequest, actor: Actor) -> HttpResponse:
     full = request.POST.get("full") == "1"
     out = actions.do_refresh_facts(actor, full=full)
     messages.success(request, f"指标已刷新：写入 {out['facts_written']} 条事实")
-    return redirect(request.POST.get("next") or "web:indicators-dashboard")
+    return redirect(local_next(request.POST.get("next")) or "web:indicators-dashboard")
 
 
 def target(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
@@ -137,4 +137,4 @@ def target(request: HttpRequest, actor: Actor, code: str) -> HttpResponse:
         messages.error(request, "；".join(e.msg_zh for e in exc.errors))
     else:
         messages.success(request, "目标值已保存")
-    return redirect(request.POST.get("next") or "web:indicators-dashboard")
+    return redirect(local_next(request.POST.get("next")) or "web:indicators-dashboard")

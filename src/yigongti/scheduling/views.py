@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from yigongti.core.actor import Actor
 from yigongti.core.errors import DomainError, Forbidden, NotFound
+from yigongti.core.params import local_next
 from yigongti.network.models import Department, FacilityKind, Staff
 from yigongti.residents.queries import get_resident_for
 
@@ -78,7 +79,7 @@ def book(request: HttpRequest, actor: Actor) -> HttpResponse:
         messages.error(request, _msg(exc))
     else:
         messages.success(request, f"已为 {resident.name} 预约成功")
-    return redirect(request.POST.get("next") or "web:scheduling-board")
+    return redirect(local_next(request.POST.get("next")) or "web:scheduling-board")
 
 
 def bookings(request: HttpRequest, actor: Actor) -> HttpResponse:

@@ -161,3 +161,8 @@ def test_drilldown_page_lists_masked_records(built, client_as):
 def test_refresh_page_for_managers(built, client_as):
     r = client_as("group_admin").post("/indicators/refresh/", {"next": "/indicators/"})
     assert r.status_code == 302
+
+
+def test_refresh_page_goes_back_only_to_this_site(built, client_as):
+    r = client_as("group_admin").post("/indicators/refresh/", {"next": "https://evil.example/"})
+    assert (r.status_code, r["Location"]) == (302, "/indicators/")
