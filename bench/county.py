@@ -11,6 +11,8 @@ Layers (each loaded once, skipped when its rows are there, timings printed):
 - referrals: expert sessions, wards, and a year of two-way referrals (`synth.referrals`)
 - consults, diagnostics: a year of remote consultations / expert dispatch and of shared
   diagnosis centre studies (when those synth loaders exist)
+- history: earlier years of visits and stays up to `--encounters` (10 M) in all, the year's
+  encounter rows copied 1, 2, … years back (header rows only)
 
 Later benchmarks measure on it with `--database ygt_bench_records` (bench/chronic.py,
 bench/scheduling.py, bench/diagnostics.py, bench/indicators.py). The database is a
@@ -35,7 +37,7 @@ os.environ.setdefault("YGT_DATABASE_URL", f"postgres://postgres:postgres@127.0.0
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "yigongti.settings")
 os.environ.setdefault("YGT_VAR_DIR", str(ROOT / "var" / "bench-county"))
 SEED = 20260101
-ORDER = ("chronic", "contracts", "referrals", "consults", "diagnostics")
+ORDER = ("chronic", "contracts", "referrals", "consults", "diagnostics", "history")
 
 
 def _exists() -> bool:
@@ -54,7 +56,9 @@ def _loader(module: str, name: str) -> Callable[..., object] | None:
         return None
 
 
-def layers(chronic_years: float) -> dict[str, tuple[Callable[[], bool], Callable[[], object]]]:
+def layers(
+    chronic_years: float, encounters: int = 10_000_000
+) -> dict[str, tuple[Callable[[], bool], Callable[[], object]]]:
     """name → (already loaded?, load)."""
     from django.apps import apps
     from django.utils import timezone
@@ -100,7 +104,56 @@ def layers(chronic_years: float) -> dict[str, tuple[Callable[[], bool], Callable
             has("diagnostics.Study"),
             call("yigongti.synth.diagnostics", "load_diagnostics"),
         ),
+        "history": (_history_loaded(encounters), _load_history(encounters)),
     }
+
+
+def _history_loaded(target: int) -> Callable[[], bool]:
+    def check() -> bool:
+        from yigongti.records.models import Encounter
+
+        return Encounter.objects.count() >= target
+
+    return check
+
+
+def _load_history(target: int) -> Callable[[], object]:
+    """Earlier years of visits and stays, up to `target` encounters in all (the issue's 10 M):
+    the year's encounter rows copied 1, 2, … years back (header rows only: diagnoses and
+    observations stay with the original year), each with its own source id. Set-based."""
+
+    def run() -> dict[str, int]:
+        from django.db import connection, transaction
+
+        from yigongti.records.models import Encounter
+
+        table = Encounter._meta.db_table
+        shifted = {
+            "started_at": "started_at - make_interval(days => 365 * %(k)s)",
+            "ended_at": "ended_at - make_interval(days => 365 * %(k)s)",
+            "recorded_at": "recorded_at - make_interval(days => 365 * %(k)s)",
+            "source_system": "'bench-history-' || %(k)s",
+            "source_id": "id::text",
+            "replaces_id": "NULL",
+        }
+        cols = [f.column for f in Encounter._meta.concrete_fields if f.column != "id"]
+        exprs = ", ".join(shifted.get(c, c) for c in cols)
+        added: dict[str, int] = {}
+        k = 1
+        while (have := Encounter.objects.count()) < target:
+            sql = (
+                f"INSERT INTO {table} ({', '.join(cols)}) SELECT {exprs} FROM {table} "  # noqa: S608
+                "WHERE source_system NOT LIKE 'bench-%%' ORDER BY id LIMIT %(n)s"
+            )
+            with transaction.atomic(), connection.cursor() as cur:
+                cur.execute(sql, {"k": k, "n": target - have})
+                added[f"{k} year(s) back"] = cur.rowcount
+            k += 1
+        with connection.cursor() as cur:
+            cur.execute(f"ANALYZE {table}")
+        return added
+
+    return run
 
 
 def counts() -> list[str]:
@@ -118,6 +171,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--layers", default=",".join(ORDER))
     ap.add_argument("--chronic-years", type=float, default=3.0)
+    ap.add_argument(
+        "--encounters", type=int, default=10_000_000, help="history layer: encounters in all"
+    )
     ap.add_argument("--counts", action="store_true")
     args = ap.parse_args()
     if not _exists():
@@ -133,7 +189,7 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     if not args.counts:
-        todo = layers(args.chronic_years)
+        todo = layers(args.chronic_years, args.encounters)
         for name in args.layers.split(","):
             loaded, load = todo[name]
             if loaded():

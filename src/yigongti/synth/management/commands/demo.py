@@ -8,6 +8,9 @@ from django.core.management.base import BaseCommand, CommandError
 
 from yigongti.accounts.rules import ROLE_LABELS
 from yigongti.network.models import Division
+from yigongti.performance.models import SchemeGrain
+from yigongti.performance.queries import last_closed_period
+from yigongti.synth.evidence import load_demo_evidence
 from yigongti.synth.load import PERSONAS
 
 
@@ -29,7 +32,10 @@ class Command(BaseCommand):
             call_command("synth", size="demo", stdout=self.stdout)
             call_command("find_duplicates", stdout=self.stdout)
             call_command("refresh_indicators", full=True, stdout=self.stdout)  # the dashboard
-            # example 1000-point schemes, scored and published for the last ended half-year
+            # evidence of the qualitative indicators for the last ended half-year, reviewed,
+            # then example 1000-point schemes scored and published for it
+            half = last_closed_period(SchemeGrain.HALF)
+            self.stdout.write(f"demo evidence for {half}: {load_demo_evidence(half)} items")
             call_command("seed_performance_schemes", publish="last", stdout=self.stdout)
         labels = {"outsider_doctor": "乡村医生（另一乡镇）"}
         self.stdout.write("")
