@@ -835,6 +835,32 @@ def do_add_attachments(actor: Actor, pk: int, files: Sequence[Upload]) -> list[E
     return rows
 
 
+def do_remove_attachment(actor: Actor, pk: int, attachment_id: int) -> str:
+    """Remove a file from a draft that was never submitted (a wrong file chosen); once the
+    commission has seen the material it stays, and the group adds to it instead. Returns the
+    file's name; audited with its checksum."""
+    check_can_submit(actor, pk)
+    with transaction.atomic():
+        item = _own_item_locked(actor, pk)
+        if item.state != EvidenceState.DRAFT:
+            raise Conflict.single(
+                "attachment",
+                "只能从尚未提交的草稿中删除附件；已提交过的材料请补充附件并在说明中更正",
+                "files can only be removed from a draft that was never submitted",
+                "not_draft",
+            )
+        att = EvidenceAttachment.objects.filter(item=item, pk=attachment_id).first()
+        if att is None:
+            raise NotFound("附件")
+        name, digest = att.name, att.sha256
+        att.delete()
+        audit.record(
+            actor, audit.Action.VOID, "indicator_evidence", item.pk,
+            detail={"removed": name, "sha256": digest},
+        )  # fmt: skip
+    return name
+
+
 def do_update_evidence(actor: Actor, pk: int, *, title: str, description: str) -> EvidenceItem:
     """Change the title and description of a draft or a returned item."""
     check_can_submit(actor, pk)

@@ -241,6 +241,15 @@ def detail(request: HttpRequest, item_id: int) -> Any:
     return _detail(evidence.get_evidence_for(actor_of(request), item_id))
 
 
+@router.delete(
+    "/indicators/evidence/{item_id}/attachments/{attachment_id}", response={204: None, **ERRORS}
+)
+def remove_attachment(request: HttpRequest, item_id: int, attachment_id: int) -> Any:
+    """从尚未提交的草稿中删除附件（已提交过的材料不能删除附件）。"""
+    evidence.do_remove_attachment(actor_of(request), item_id, attachment_id)
+    return Status(204, None)
+
+
 @router.post("/indicators/evidence/{item_id}/attachments", response={201: ItemDetailOut, **ERRORS})
 def upload(
     request: HttpRequest, item_id: int, files: File[list[UploadedFile]]

@@ -256,6 +256,15 @@ def evidence_files(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     return redirect("web:indicator-evidence-detail", pk=pk)
 
 
+def evidence_file_remove(request: HttpRequest, actor: Actor, pk: int, file_id: int) -> HttpResponse:
+    try:
+        name = evidence.do_remove_attachment(actor, pk, file_id)
+    except DomainError as exc:
+        return _detail(request, actor, pk, errors=_errors(exc), status=exc.status)
+    messages.success(request, f"已删除附件“{name}”")
+    return redirect("web:indicator-evidence-detail", pk=pk)
+
+
 def evidence_edit(request: HttpRequest, actor: Actor, pk: int) -> HttpResponse:
     try:
         evidence.do_update_evidence(

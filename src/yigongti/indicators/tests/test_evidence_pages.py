@@ -10,6 +10,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import override_settings
 
+from yigongti.core.errors import Forbidden, NotFound
 from yigongti.core.models import AuditEntry
 from yigongti.indicators import evidence
 from yigongti.indicators.models import EvidenceAttachment, EvidenceItem, EvidenceReview
@@ -363,3 +364,53 @@ def test_api_refuses_the_outsider(api_as, make_item, who):
     )
     assert r.status_code == 403
     assert EvidenceItem.objects.count() == 1
+
+
+# --- removing a wrong file from a draft ------------------------------------------------------
+
+
+def test_a_wrong_file_is_removed_from_a_draft_on_the_page(client_as, make_item):
+    item = make_item(submit=False, files=[fx.Upload.of("对的.pdf", pdf("对")),
+                                          fx.Upload.of("错的.png", png(7))])  # fmt: skip
+    wrong = item.attachments.get(name="错的.png")
+    c = client_as("group_admin")
+    page = c.get(f"/indicators/evidence/{item.pk}/").content.decode()
+    assert "删除附件 错的.png" in page
+    r = c.post(f"/indicators/evidence/{item.pk}/files/{wrong.pk}/remove/")
+    assert r.status_code == 302
+    assert list(item.attachments.values_list("name", flat=True)) == ["对的.pdf"]
+    entry = AuditEntry.objects.filter(object_type="indicator_evidence", action="void").get()
+    assert entry.detail["removed"] == "错的.png"
+
+
+def test_files_of_a_submitted_item_stay_and_others_cannot_remove(
+    client_as, api_as, make_item, other_admin
+):
+    item = make_item()  # submitted
+    att = item.attachments.get()
+    r = client_as("group_admin").post(f"/indicators/evidence/{item.pk}/files/{att.pk}/remove/")
+    assert r.status_code == 409 and "尚未提交的草稿" in r.content.decode()
+    draft = make_item(code="tight_services", submit=False)
+    datt = draft.attachments.get()
+    api = api_as("commission")  # reviewers do not edit the group's material
+    assert (
+        api.delete(f"/api/v1/indicators/evidence/{draft.pk}/attachments/{datt.pk}").status_code
+        == 403
+    )
+    assert (
+        api_as("outsider_doctor")
+        .delete(f"/api/v1/indicators/evidence/{draft.pk}/attachments/{datt.pk}")
+        .status_code
+        == 403
+    )
+    with pytest.raises((NotFound, Forbidden)):  # another group's administrator
+        evidence.do_remove_attachment(other_admin, draft.pk, datt.pk)
+    own = api_as("group_admin")
+    assert (
+        own.delete(f"/api/v1/indicators/evidence/{draft.pk}/attachments/999999").status_code == 404
+    )
+    assert (
+        own.delete(f"/api/v1/indicators/evidence/{draft.pk}/attachments/{datt.pk}").status_code
+        == 204
+    )
+    assert item.attachments.count() == 1 and draft.attachments.count() == 0

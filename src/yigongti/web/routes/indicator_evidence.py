@@ -47,6 +47,11 @@ urlpatterns: list[URLPattern] = [
         name="indicator-evidence-file",
     ),
     path(
+        "indicators/evidence/<int:pk>/files/<int:file_id>/remove/",
+        page(views.evidence_file_remove, methods=POST),
+        name="indicator-evidence-file-remove",
+    ),
+    path(
         "indicators/evidence/<int:pk>/edit/",
         page(views.evidence_edit, methods=POST),
         name="indicator-evidence-edit",
