@@ -216,6 +216,8 @@ class Encounter(ClinicalBase):
             models.Index(fields=["facility", "started_at"], name="encounter_facility_time"),
             # what was written since the last indicator refresh (indicators.facts.touched_months)
             models.Index(fields=["recorded_at"], name="encounter_recorded"),
+            # a month's visits or a period's stays, county-wide (the indicator fact layer)
+            models.Index(fields=["kind", "started_at"], name="encounter_kind_time"),
             _pointer_index("replaces", "encounter_replaces"),
         ]
 
