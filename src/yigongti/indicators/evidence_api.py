@@ -242,11 +242,11 @@ def detail(request: HttpRequest, item_id: int) -> Any:
 
 
 @router.delete(
-    "/indicators/evidence/{item_id}/attachments/{attachment_id}", response={204: None, **ERRORS}
+    "/indicators/evidence/{item_id}/attachments/{file_id}", response={204: None, **ERRORS}
 )
-def remove_attachment(request: HttpRequest, item_id: int, attachment_id: int) -> Any:
+def remove_attachment(request: HttpRequest, item_id: int, file_id: int) -> Any:
     """从尚未提交的草稿中删除附件（已提交过的材料不能删除附件）。"""
-    evidence.do_remove_attachment(actor_of(request), item_id, attachment_id)
+    evidence.do_remove_attachment(actor_of(request), item_id, file_id)
     return Status(204, None)
 
 
