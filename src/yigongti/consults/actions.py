@@ -19,8 +19,8 @@ from yigongti.core import audit
 from yigongti.core.actor import Actor
 from yigongti.core.errors import Conflict, DomainError, FieldError, Forbidden, NotFound
 from yigongti.network.models import Department, Facility, Staff
-from yigongti.records.actions import add_entry
 from yigongti.records.models import EntryKind
+from yigongti.records.workflow import log_step, refused
 from yigongti.residents.models import Resident
 from yigongti.residents.queries import in_scope
 
@@ -53,46 +53,12 @@ def _title(c: Consultation, state: str) -> str:
 
 
 def _log(actor: Actor, c: Consultation, old: str, new: str, note: str, now: datetime) -> None:
-    Step.objects.create(
-        consultation=c,
-        from_state=old,
-        to_state=new,
-        at=now,
-        by_id=actor.user_id,
-        by_name=actor.username,
-        facility_id=actor.facility_id,
-        note=note[:200],
-    )
-    audit.record(
-        actor,
-        audit.Action.CREATE if old == "" else audit.Action.UPDATE,
-        "consultation",
-        str(c.pk),
-        resident_id=c.resident_id,
-        detail={"from": old, "to": new, "note": note[:200]},
-    )
-    add_entry(
-        c.resident,
-        kind=EntryKind.CONSULT,
-        occurred_at=now,
-        object_type="consultation",
-        object_id=c.pk,
-        title=_title(c, new),
-        summary=(note or c.reason)[:500],
-        facility_id=actor.facility_id,
-    )
+    log_step(actor, Step, "consultation", c, entry_kind=EntryKind.CONSULT,
+             title=_title(c, new), old=old, new=new, note=note, now=now)  # fmt: skip
 
 
 def _refused(c: Consultation, target: str) -> Conflict:
-    return Conflict(
-        FieldError(
-            "state",
-            f"会诊申请当前状态为“{State(c.state).label}”，不能变更为“{State(target).label}”",
-            f"Cannot go from {c.state} to {target}",
-            "invalid_transition",
-        ),
-        extra={"state": c.state},
-    )
+    return refused("会诊申请", c.state, State(c.state).label, target, State(target).label)
 
 
 def _check(actor: Actor, c: Consultation, target: str) -> None:

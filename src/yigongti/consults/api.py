@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 
-from yigongti.core.api import ErrorOut, actor_of
+from yigongti.core.api import ErrorOut, StateStepOut, actor_of
 from yigongti.core.errors import Forbidden
 from yigongti.residents.queries import get_resident_for
 
@@ -68,13 +68,8 @@ class CloseIn(Schema):
     rating_note: str = ""
 
 
-class StepOut(Schema):
-    from_state: str
-    to_state: str
-    at: datetime
-    by: str
-    facility: str
-    note: str
+class StepOut(StateStepOut):
+    pass
 
 
 class ConsultOut(Schema):
@@ -163,17 +158,7 @@ def detail(c: Consultation) -> ConsultDetail:
         final_decision=c.final_decision,
         rating=c.rating,
         rating_note=c.rating_note,
-        steps=[
-            StepOut(
-                from_state=s.from_state,
-                to_state=s.to_state,
-                at=s.at,
-                by=s.by_name,
-                facility=s.facility.name if s.facility else "",
-                note=s.note,
-            )
-            for s in queries.steps_of(c)
-        ],
+        steps=[StepOut.of(s) for s in queries.steps_of(c)],
     )
 
 

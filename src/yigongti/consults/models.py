@@ -12,6 +12,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from yigongti.network.models import Department, Facility, Staff
+from yigongti.records.models import WorkflowStep
 from yigongti.residents.models import Resident
 
 
@@ -159,7 +160,7 @@ class Consultation(models.Model):
         return f"{self.to_facility.name} {dept}".strip()
 
 
-class Step(models.Model):
+class Step(WorkflowStep):
     """One step of a consultation, timestamped, with who and why."""
 
     consultation = models.ForeignKey(
@@ -167,28 +168,11 @@ class Step(models.Model):
     )
     from_state = models.CharField("原状态", max_length=10, choices=State.choices, blank=True)
     to_state = models.CharField("新状态", max_length=10, choices=State.choices)
-    at = models.DateTimeField("时间")
-    by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    by_name = models.CharField("操作人", max_length=60, blank=True)
-    facility = models.ForeignKey(
-        Facility,
-        verbose_name="机构",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    note = models.CharField("说明", max_length=200, blank=True)
 
     class Meta:
         verbose_name = "会诊流转"
         verbose_name_plural = "会诊流转"
         ordering = ["at", "pk"]
-
-    def __str__(self) -> str:
-        return f"{self.from_state}→{self.to_state}"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Any, Self
 
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
@@ -59,6 +60,29 @@ class ErrorItem(Schema):
 
 class ErrorOut(Schema):
     detail: list[ErrorItem]
+
+
+class StateStepOut(Schema):
+    """One step of a request's state machine (a `records.models.WorkflowStep` row): the apps
+    subclass it so their OpenAPI names stay their own."""
+
+    from_state: str
+    to_state: str
+    at: datetime
+    by: str
+    facility: str
+    note: str
+
+    @classmethod
+    def of(cls, step: Any) -> Self:
+        return cls(
+            from_state=step.from_state,
+            to_state=step.to_state,
+            at=step.at,
+            by=step.by_name,
+            facility=step.facility.name if step.facility else "",
+            note=step.note,
+        )
 
 
 def error_body(

@@ -549,3 +549,33 @@ class ImportJob(models.Model):
     @property
     def percent(self) -> int:
         return 100 if not self.total else min(100, self.processed * 100 // self.total)
+
+
+class WorkflowStep(models.Model):
+    """One step of a request moving through its states (a referral's transitions, a
+    consultation's steps), timestamped, with who and why. Abstract: each app's table adds
+    its foreign key to the request and its own `from_state`/`to_state` choices;
+    `records.workflow.log_step` writes the rows."""
+
+    at = models.DateTimeField("时间")
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    by_name = models.CharField("操作人", max_length=60, blank=True)
+    facility = models.ForeignKey(
+        Facility,
+        verbose_name="机构",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    note = models.CharField("说明", max_length=200, blank=True)
+    from_state: str  # each app's table declares the two with its own state choices
+    to_state: str
+
+    class Meta:
+        abstract = True
+
+    def __str__(self) -> str:
+        return f"{self.from_state}→{self.to_state}"

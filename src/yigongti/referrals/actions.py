@@ -16,8 +16,8 @@ from yigongti.core import audit
 from yigongti.core.actor import Actor
 from yigongti.core.errors import Conflict, DomainError, FieldError, Forbidden, NotFound
 from yigongti.network.models import Department, Facility, FacilityKind, Staff
-from yigongti.records.actions import add_entry
 from yigongti.records.models import DiagnosticReport, Encounter, EntryKind, ICD10Code, Observation
+from yigongti.records.workflow import log_step, refused
 from yigongti.residents.models import Resident
 from yigongti.residents.queries import identity_ids, in_scope
 from yigongti.scheduling import actions as scheduling
@@ -52,47 +52,13 @@ def _log(
     actor: Actor, r: Referral, old: str, new: str, note: str = "", now: datetime | None = None
 ) -> None:
     """The transition row, the audit entry and the timeline item of one step."""
-    now = now or timezone.now()
-    Transition.objects.create(
-        referral=r,
-        from_state=old,
-        to_state=new,
-        at=now,
-        by_id=actor.user_id,
-        by_name=actor.username,
-        facility_id=actor.facility_id,
-        note=note[:200],
-    )
-    audit.record(
-        actor,
-        audit.Action.CREATE if old == "" else audit.Action.UPDATE,
-        "referral",
-        str(r.pk),
-        resident_id=r.resident_id,
-        detail={"from": old, "to": new, "note": note[:200]},
-    )
-    add_entry(
-        r.resident,
-        kind=EntryKind.REFERRAL,
-        occurred_at=now,
-        object_type="referral",
-        object_id=r.pk,
-        title=_title(r, new),
-        summary=(note or r.reason)[:500],
-        facility_id=actor.facility_id,
-    )
+    log_step(actor, Transition, "referral", r, entry_kind=EntryKind.REFERRAL,
+             title=_title(r, new), old=old, new=new, note=note,
+             now=now or timezone.now())  # fmt: skip
 
 
 def _refused(r: Referral, target: str) -> Conflict:
-    return Conflict(
-        FieldError(
-            "state",
-            f"转诊单当前状态为“{State(r.state).label}”，不能变更为“{State(target).label}”",
-            f"Cannot go from {r.state} to {target}",
-            "invalid_transition",
-        ),
-        extra={"state": r.state},
-    )
+    return refused("转诊单", r.state, State(r.state).label, target, State(target).label)
 
 
 def _step(actor: Actor, r: Referral, target: str, note: str = "", **fields: Any) -> Referral:

@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Router, Schema, Status
 
-from yigongti.core.api import ErrorOut, actor_of
+from yigongti.core.api import ErrorOut, StateStepOut, actor_of
 from yigongti.core.errors import Forbidden
 from yigongti.residents.queries import get_resident_for
 
@@ -71,13 +71,8 @@ class ReasonIn(Schema):
     reason: str = ""
 
 
-class TransitionOut(Schema):
-    from_state: str
-    to_state: str
-    at: datetime
-    by: str
-    facility: str
-    note: str
+class TransitionOut(StateStepOut):
+    pass
 
 
 class ReferralOut(Schema):
@@ -170,17 +165,7 @@ def detail(r: Referral) -> ReferralDetail:
         next_steps=r.next_steps,
         rehab_advice=r.rehab_advice,
         parent_id=r.parent_id,
-        transitions=[
-            TransitionOut(
-                from_state=t.from_state,
-                to_state=t.to_state,
-                at=t.at,
-                by=t.by_name,
-                facility=t.facility.name if t.facility else "",
-                note=t.note,
-            )
-            for t in queries.transitions_of(r)
-        ],
+        transitions=[TransitionOut.of(t) for t in queries.transitions_of(r)],
     )
 
 

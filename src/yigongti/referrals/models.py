@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from yigongti.network.models import Department, Facility, Staff
-from yigongti.records.models import ICD10Code
+from yigongti.records.models import ICD10Code, WorkflowStep
 from yigongti.residents.models import Resident
 from yigongti.scheduling.models import BedReservation, Booking
 
@@ -198,7 +198,7 @@ class Referral(models.Model):
         return f"{self.to_facility.name if self.to_facility else ''}{dept}"
 
 
-class Transition(models.Model):
+class Transition(WorkflowStep):
     """One step of a referral's chain, timestamped, with who and why."""
 
     referral = models.ForeignKey(
@@ -206,25 +206,8 @@ class Transition(models.Model):
     )
     from_state = models.CharField("原状态", max_length=10, choices=State.choices, blank=True)
     to_state = models.CharField("新状态", max_length=10, choices=State.choices)
-    at = models.DateTimeField("时间")
-    by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    by_name = models.CharField("操作人", max_length=60, blank=True)
-    facility = models.ForeignKey(
-        Facility,
-        verbose_name="机构",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    note = models.CharField("说明", max_length=200, blank=True)
 
     class Meta:
         verbose_name = "转诊状态变更"
         verbose_name_plural = "转诊状态变更"
         ordering = ["at", "pk"]
-
-    def __str__(self) -> str:
-        return f"{self.from_state}→{self.to_state}"
