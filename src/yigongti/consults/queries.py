@@ -96,27 +96,14 @@ def sides_of(actor: Actor, c: Consultation) -> set[str]:
 def get_consultation_for(actor: Actor, pk: int, *, purpose: str = "view") -> Consultation:
     """One consultation, its read audited; out of reach it looks absent (and the attempt is
     audited as denied)."""
-    c = consultations_visible_to(actor).filter(pk=pk).first()
-    if c is None:
-        row = Consultation.objects.filter(pk=pk).values_list("resident_id", flat=True).first()
-        audit.record(
-            actor,
-            audit.Action.DENIED,
-            "consultation",
-            str(pk),
-            resident_id=row,
-            detail={"purpose": purpose},
-        )
-        raise NotFound("会诊申请")
-    audit.record(
+    return audit.read_one(
         actor,
-        audit.Action.READ,
+        consultations_visible_to(actor),
+        pk,
         "consultation",
-        str(pk),
-        resident_id=c.resident_id,
+        "会诊申请",
         detail={"purpose": purpose},
     )
-    return c
 
 
 def steps_of(c: Consultation) -> QuerySet[Step]:

@@ -144,13 +144,7 @@ def packages_visible_to(actor: Actor) -> QuerySet[ServicePackage]:
 
 def get_contract_for(actor: Actor, pk: int) -> Contract:
     """One contract, audited; out of scope looks absent (and the attempt is audited)."""
-    c = contracts_visible_to(actor).filter(pk=pk).first()
-    if c is None:
-        raw = Contract.objects.filter(pk=pk).values_list("resident_id", flat=True).first()
-        audit.record(actor, audit.Action.DENIED, "contract", str(pk), resident_id=raw)
-        raise NotFound("签约协议")
-    audit.record(actor, audit.Action.READ, "contract", str(pk), resident_id=c.resident_id)
-    return c
+    return audit.read_one(actor, contracts_visible_to(actor), pk, "contract", "签约协议")
 
 
 def active_contract_of(resident: Resident) -> Contract | None:

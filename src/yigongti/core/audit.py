@@ -8,12 +8,14 @@ import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from django.db import DatabaseError, connection, transaction
+from django.db.models import Model, QuerySet
 from django.utils import timezone
 
 from .actor import Actor
+from .errors import NotFound
 from .models import AuditEntry, AuditHead
 
 GENESIS = "0" * 64
@@ -200,3 +202,28 @@ def verify_chain() -> ChainReport:
     if head is not None and (head.last_seq != expected_seq - 1 or head.last_hash != prev):
         return ChainReport(n, False, expected_seq, "entries after the last one were removed")
     return ChainReport(n, True)
+
+
+M = TypeVar("M", bound=Model)
+
+
+def read_one(
+    actor: Actor,
+    visible: QuerySet[M],
+    pk: int,
+    object_type: str,
+    label: str,
+    detail: dict[str, Any] | None = None,
+) -> M:
+    """One resident-linked row among those the actor may see (`visible`), its read audited;
+    a row out of reach looks absent (404 naming `label`) and the attempt is audited as
+    denied, with the resident it belongs to."""
+    row = visible.filter(pk=pk).first()
+    if row is None:
+        owner = visible.model._default_manager.filter(pk=pk).values_list("resident_id", flat=True)
+        record(actor, Action.DENIED, object_type, str(pk), resident_id=owner.first(),
+               detail=detail)  # fmt: skip
+        raise NotFound(label)
+    resident_id: int | None = row.resident_id  # type: ignore[attr-defined]
+    record(actor, Action.READ, object_type, str(pk), resident_id=resident_id, detail=detail)
+    return row

@@ -14,7 +14,6 @@ from django.db.models.expressions import RawSQL
 
 from yigongti.core import audit
 from yigongti.core.actor import Actor, ScopeKind
-from yigongti.core.errors import NotFound
 from yigongti.network.models import Facility
 from yigongti.residents.models import Resident
 from yigongti.residents.queries import identity_ids
@@ -112,27 +111,9 @@ def sides_of(actor: Actor, s: Study) -> set[str]:
 
 
 def get_study_for(actor: Actor, pk: int, *, purpose: str = "view") -> Study:
-    s = studies_visible_to(actor).filter(pk=pk).first()
-    if s is None:
-        row = Study.objects.filter(pk=pk).values_list("resident_id", flat=True).first()
-        audit.record(
-            actor,
-            audit.Action.DENIED,
-            "study",
-            str(pk),
-            resident_id=row,
-            detail={"purpose": purpose},
-        )
-        raise NotFound("诊断申请")
-    audit.record(
-        actor,
-        audit.Action.READ,
-        "study",
-        str(pk),
-        resident_id=s.resident_id,
-        detail={"purpose": purpose},
+    return audit.read_one(
+        actor, studies_visible_to(actor), pk, "study", "诊断申请", detail={"purpose": purpose}
     )
-    return s
 
 
 def current_report(s: Study) -> Report | None:

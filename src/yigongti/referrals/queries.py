@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from yigongti.core import audit
 from yigongti.core.actor import Actor, ScopeKind
-from yigongti.core.errors import NotFound
 from yigongti.network.models import Facility
 from yigongti.residents.models import Resident
 from yigongti.residents.queries import identity_ids
@@ -66,27 +65,9 @@ def sides_of(actor: Actor, r: Referral) -> set[str]:
 
 
 def get_referral_for(actor: Actor, pk: int, *, purpose: str = "view") -> Referral:
-    r = referrals_visible_to(actor).filter(pk=pk).first()
-    if r is None:
-        row = Referral.objects.filter(pk=pk).values_list("resident_id", flat=True).first()
-        audit.record(
-            actor,
-            audit.Action.DENIED,
-            "referral",
-            str(pk),
-            resident_id=row,
-            detail={"purpose": purpose},
-        )
-        raise NotFound("转诊单")
-    audit.record(
-        actor,
-        audit.Action.READ,
-        "referral",
-        str(pk),
-        resident_id=r.resident_id,
-        detail={"purpose": purpose},
+    return audit.read_one(
+        actor, referrals_visible_to(actor), pk, "referral", "转诊单", detail={"purpose": purpose}
     )
-    return r
 
 
 def transitions_of(r: Referral) -> QuerySet[Transition]:
